@@ -1,0 +1,71 @@
+# Agora — one command to run the hub, one to test it.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export AGORA_VAR_DIR ?= $(CURDIR)/var
+
+.PHONY: demo test install system-deps lint format bench bench-quick clean serve worker
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".[hub,node,dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+node_modules/.installed: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian packages the tests use; installed only when missing and only as root.
+system-deps:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v node >/dev/null || missing="$$missing nodejs npm"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "Please install:$$missing"; exit 1; fi; \
+	fi
+
+# The embedded hub: SQLite, a Celery worker + scheduler on a SQLite broker, demo data.
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	@echo "Starting the worker (with its scheduler) and the web server at http://$(HOST):$(PORT)"
+	@trap 'kill $$(jobs -p) 2>/dev/null' EXIT INT TERM; \
+	$(VENV)/bin/celery -A hub worker -B --pool=solo --concurrency=1 \
+	  -s $(AGORA_VAR_DIR)/celerybeat-schedule --loglevel=WARNING & \
+	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT) --noreload
+
+# The whole suite against throwaway PostgreSQL, Redis, a Celery worker and an OIDC provider.
+test: install system-deps node_modules/.installed
+	@mkdir -p var
+	@$(PY) tests/services.py start > var/test-services.env
+	@source var/test-services.env; \
+	$(VENV)/bin/ruff check . && \
+	$(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+	$(PY) tests/services.py stop; exit $$rc
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format:
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install
+	$(PY) bench/search.py
+
+bench-quick: install
+	$(PY) bench/search.py --quick
+
+clean:
+	rm -rf var node_modules $(VENV)

@@ -1,0 +1,257 @@
+"""Every state change of the catalogue: one function per verb, the caller explicit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from hub.errors import Conflict, FrozenField, InvalidTransition, ValidationFailed, require
+from hub.models import Organisation
+from hub.roles import can_manage_organisation
+
+from . import doi
+from .facets import SEXES, facet_values
+from .models import AccessRights, Dataset, DatasetFacet, LifecycleEvent
+
+Action = LifecycleEvent.Action
+State = Dataset.State
+
+LIST_FIELDS = ("keywords", "modalities", "body_parts", "diagnoses", "manufacturers", "duo_terms")
+WRITABLE_FIELDS = set(Dataset.DESCRIPTIVE_FIELDS) | set(Dataset.EDITABLE_FIELDS) | {
+    "version",
+    "source_node",
+    "source_rdf",
+    "normalised_rdf",
+}
+
+
+def clean_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Check values a serializer or form cannot: list contents, counts, age range.
+
+    Raises ValidationFailed naming the field; returns the cleaned values.
+    """
+    unknown = set(data) - WRITABLE_FIELDS
+    if unknown:
+        raise ValidationFailed(f"Unknown field(s): {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+    out = dict(data)
+    for name in LIST_FIELDS:
+        if name in out:
+            value = out[name]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValidationFailed(f"{name} must be a list of strings.", field=name)
+            out[name] = list(dict.fromkeys(v.strip() for v in value if v.strip()))
+    for name in ("modalities", "body_parts"):
+        if name in out:
+            out[name] = [v.upper() for v in out[name]]
+    if "duo_terms" in out:
+        bad = [t for t in out["duo_terms"] if not t.startswith("DUO:")]
+        if bad:
+            raise ValidationFailed(f"duo_terms must be DUO identifiers like DUO:0000007, not {bad[0]!r}.", field="duo_terms")
+    if "sex_counts" in out:
+        counts = out["sex_counts"]
+        if not isinstance(counts, dict) or set(counts) - set(SEXES) or not all(
+            isinstance(n, int) and n >= 0 for n in counts.values()
+        ):
+            raise ValidationFailed(
+                f"sex_counts must map {', '.join(SEXES)} to non-negative integers.", field="sex_counts"
+            )
+    if "access_rights" in out and out["access_rights"] not in AccessRights.values:
+        raise ValidationFailed(
+            f"access_rights must be one of {', '.join(AccessRights.values)}.", field="access_rights"
+        )
+    if "studies" in out and not isinstance(out["studies"], list):
+        raise ValidationFailed("studies must be a list.", field="studies")
+    if "authors" in out and not isinstance(out["authors"], list):
+        raise ValidationFailed("authors must be a list.", field="authors")
+    return out
+
+
+def _check_age_range(dataset: Dataset) -> None:
+    if dataset.age_min is not None and dataset.age_max is not None and dataset.age_min > dataset.age_max:
+        raise ValidationFailed("age_min must not be greater than age_max.", field="age_min")
+
+
+def _record(dataset: Dataset, action: str, by, from_state: str = "", note: str = "") -> None:
+    LifecycleEvent.objects.create(
+        dataset=dataset, action=action, from_state=from_state, to_state=dataset.state, by=by, note=note
+    )
+
+
+def _sync_facets(dataset: Dataset) -> None:
+    wanted = facet_values(dataset)
+    current = set(DatasetFacet.objects.filter(dataset=dataset).values_list("facet", "value"))
+    stale = current - wanted
+    for facet, value in stale:
+        DatasetFacet.objects.filter(dataset=dataset, facet=facet, value=value).delete()
+    DatasetFacet.objects.bulk_create(
+        [DatasetFacet(dataset=dataset, facet=f, value=v) for f, v in wanted - current]
+    )
+
+
+def _locked(dataset: Dataset) -> Dataset:
+    return Dataset.objects.select_for_update().select_related("organisation").get(pk=dataset.pk)
+
+
+def create_dataset(*, organisation: Organisation, by, **fields) -> Dataset:
+    """A new draft of `organisation`; only its providers (or a hub admin) may create it."""
+    require(can_manage_organisation(by, organisation.pk), "Only providers of this organisation can create its datasets.")
+    fields = clean_fields(fields)
+    for name in ("title", "description"):
+        if not str(fields.get(name, "")).strip():
+            raise ValidationFailed(f"{name} is required.", field=name)
+    dataset = Dataset(organisation=organisation, **fields)
+    _check_age_range(dataset)
+    with transaction.atomic():
+        dataset.save()
+        _sync_facets(dataset)
+        _record(dataset, Action.CREATE, by)
+    return dataset
+
+
+def update_dataset(*, dataset: Dataset, by, **changes) -> Dataset:
+    """Edit fields. Descriptive fields are frozen once released (409: make a new version)."""
+    require(can_manage_organisation(by, dataset.organisation_id), "Only providers of this organisation can edit it.")
+    changes = clean_fields(changes)
+    with transaction.atomic():
+        dataset = _locked(dataset)
+        if dataset.state == State.INVALIDATED:
+            raise InvalidTransition("An invalidated dataset cannot be edited; reactivate it first.", current_state=dataset.state)
+        changed = {k: v for k, v in changes.items() if getattr(dataset, k) != v}
+        if not changed:
+            return dataset
+        frozen = sorted(set(changed) & set(Dataset.DESCRIPTIVE_FIELDS))
+        if frozen and dataset.is_frozen:
+            raise FrozenField(
+                f"{', '.join(frozen)} cannot change after release; create a new version instead.",
+                fields=frozen,
+                current_state=dataset.state,
+            )
+        for name, value in changed.items():
+            setattr(dataset, name, value)
+        _check_age_range(dataset)
+        dataset.save()
+        _sync_facets(dataset)
+        _record(dataset, Action.EDIT, by, dataset.state, note="Changed: " + ", ".join(sorted(changed)))
+        if dataset.state == State.PUBLISHED:
+            doi.schedule_sync(dataset, doi.Wanted.UPDATE)
+    return dataset
+
+
+def _transition(dataset: Dataset, by, target: str, action: str, note: str = "") -> Dataset:
+    require(can_manage_organisation(by, dataset.organisation_id), "Only providers of this organisation can change its lifecycle.")
+    with transaction.atomic():
+        dataset = _locked(dataset)
+        before = dataset.state
+        dataset.transition_to(target)
+        now = timezone.now()
+        if target == State.RELEASED and not dataset.released_at:
+            dataset.released_at = now
+        if target == State.PUBLISHED:
+            dataset.published_at = now
+        if target == State.INVALIDATED:
+            dataset.state_before_invalidation = before
+            dataset.invalidation_reason = note
+            dataset.invalidated_at = now
+        dataset.save()
+        _record(dataset, action, by, before, note)
+    return dataset
+
+
+def release_dataset(*, dataset: Dataset, by) -> Dataset:
+    """Make a draft discoverable by signed-in users; freezes its descriptive content."""
+    return _transition(dataset, by, State.RELEASED, Action.RELEASE)
+
+
+def publish_dataset(*, dataset: Dataset, by) -> Dataset:
+    """Make the metadata public and mint a DOI (when the organisation has Zenodo)."""
+    with transaction.atomic():
+        dataset = _transition(dataset, by, State.PUBLISHED, Action.PUBLISH)
+        previous = dataset.previous_version
+        wanted = doi.Wanted.NEW_VERSION if previous and previous.zenodo_deposition_id else doi.Wanted.PUBLISH
+        doi.schedule_sync(dataset, wanted)
+    return dataset
+
+
+def unpublish_dataset(*, dataset: Dataset, by) -> Dataset:
+    """Back to released; the DOI stays but its Zenodo record goes to closed access."""
+    with transaction.atomic():
+        dataset = _transition(dataset, by, State.RELEASED, Action.UNPUBLISH)
+        doi.schedule_sync(dataset, doi.Wanted.CLOSE)
+    return dataset
+
+
+def invalidate_dataset(*, dataset: Dataset, by, reason: str) -> Dataset:
+    """Hide the dataset everywhere but its tombstone; a DOI record is closed, never deleted."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("A reason is required to invalidate a dataset.", field="reason")
+    with transaction.atomic():
+        dataset = _transition(dataset, by, State.INVALIDATED, Action.INVALIDATE, reason)
+        doi.schedule_sync(dataset, doi.Wanted.CLOSE)
+    return dataset
+
+
+def reactivate_dataset(*, dataset: Dataset, by) -> Dataset:
+    """Undo an invalidation: back to the state the dataset had before."""
+    require(can_manage_organisation(by, dataset.organisation_id), "Only providers of this organisation can reactivate it.")
+    with transaction.atomic():
+        dataset = _locked(dataset)
+        if dataset.state != State.INVALIDATED:
+            raise InvalidTransition(
+                f"Only an invalidated dataset can be reactivated; this one is {dataset.state}.",
+                current_state=dataset.state,
+            )
+        target = dataset.state_before_invalidation or State.DRAFT
+        if target == State.DRAFT and dataset.previous_version_id and Dataset.objects.filter(
+            previous_version_id=dataset.previous_version_id, state=State.DRAFT
+        ).exists():
+            raise Conflict("Another draft of the same predecessor exists; invalidate it first.", current_state=dataset.state)
+        dataset.state = target
+        dataset.state_before_invalidation = ""
+        dataset.save()
+        _record(dataset, Action.REACTIVATE, by, State.INVALIDATED, dataset.invalidation_reason)
+        if target == State.PUBLISHED:
+            doi.schedule_sync(dataset, doi.Wanted.UPDATE)
+    return dataset
+
+
+def create_new_version(*, dataset: Dataset, by, version: str = "") -> Dataset:
+    """A draft copy of a released or published dataset, linked as its next version."""
+    require(can_manage_organisation(by, dataset.organisation_id), "Only providers of this organisation can version it.")
+    with transaction.atomic():
+        dataset = _locked(dataset)
+        if dataset.state not in (State.RELEASED, State.PUBLISHED):
+            raise InvalidTransition(
+                f"Only a released or published dataset gets a new version; this one is {dataset.state}.",
+                current_state=dataset.state,
+            )
+        existing = Dataset.objects.filter(previous_version=dataset, state=State.DRAFT).first()
+        if existing:
+            raise Conflict(
+                "This dataset already has a draft of its next version.", draft=str(existing.pk)
+            )
+        copied = {f: getattr(dataset, f) for f in (*Dataset.DESCRIPTIVE_FIELDS, *Dataset.EDITABLE_FIELDS)}
+        copied |= {"source_node": dataset.source_node, "source_rdf": dataset.source_rdf, "normalised_rdf": dataset.normalised_rdf}
+        new = Dataset(
+            organisation=dataset.organisation,
+            previous_version=dataset,
+            version=version or _next_version_label(dataset.version),
+            **copied,
+        )
+        try:
+            with transaction.atomic():
+                new.save()
+        except IntegrityError as exc:  # a concurrent request made the draft first
+            raise Conflict("This dataset already has a draft of its next version.") from exc
+        _sync_facets(new)
+        _record(new, Action.NEW_VERSION, by, note=f"Next version of {dataset.pk}")
+    return new
+
+
+def _next_version_label(version: str) -> str:
+    head, _, tail = version.rpartition(".")
+    if tail.isdigit():
+        return f"{head}.{int(tail) + 1}" if head else str(int(tail) + 1)
+    return f"{version}.1"

@@ -1,0 +1,49 @@
+"""Reachability of what the hub depends on, for /healthz."""
+
+import json
+import time
+
+import requests
+from django.conf import settings
+from django.db import connection
+
+
+def check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"status": "ok", "vendor": connection.vendor}
+
+
+def check_broker() -> dict:
+    from hub.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return {"status": "ok", "transport": conn.transport_cls if isinstance(conn.transport_cls, str) else conn.transport.driver_name}
+
+
+def check_chain() -> dict:
+    if not settings.CHAIN_RPC_URL:
+        return {"status": "not_configured"}
+    payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
+    answer = requests.post(settings.CHAIN_RPC_URL, data=json.dumps(payload), timeout=2,
+                           headers={"Content-Type": "application/json"})
+    answer.raise_for_status()
+    return {"status": "ok", "block": int(answer.json()["result"], 16)}
+
+
+CHECKS = {"database": check_database, "broker": check_broker, "chain": check_chain}
+
+
+def run_checks() -> tuple[bool, dict]:
+    results, healthy = {}, True
+    for name, check in CHECKS.items():
+        started = time.monotonic()
+        try:
+            result = check()
+        except Exception as exc:  # any failure of a dependency is reported, not raised
+            result = {"status": "error", "detail": type(exc).__name__}
+        result["ms"] = round((time.monotonic() - started) * 1000, 1)
+        results[name] = result
+        healthy &= result["status"] in ("ok", "not_configured")
+    return healthy, results
