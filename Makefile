@@ -50,7 +50,10 @@ test: install system-deps node_modules/.installed
 	@$(PY) tests/services.py start > var/test-services.env
 	@source var/test-services.env; \
 	$(VENV)/bin/ruff check . && \
-	$(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+	$(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS) && \
+	echo "--- the catalogue again on SQLite (the embedded default) ---" && \
+	env -u DATABASE_URL $(VENV)/bin/pytest -p no:cacheprovider -q catalogue/tests/test_services.py \
+	  catalogue/tests/test_api.py catalogue/tests/test_views.py catalogue/tests/test_dcat.py; rc=$$?; \
 	$(PY) tests/services.py stop; exit $$rc
 
 lint:

@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parent
 
 
 def pytest_configure(config):
+    from django.conf import settings
+
+    # Real password checks, without PBKDF2's deliberate slowness on every test user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     live = os.environ.get("AGORA_TEST_LIVESERVER")
     if live and not config.getoption("liveserver", default=None):
         config.option.liveserver = live
@@ -27,8 +31,9 @@ def pytest_configure(config):
 
 def make_user(django_user_model, username, *roles, password="pw-" + "x" * 12):
     """roles: (role, organisation or None, project_code) tuples, or a bare role name."""
-    user = django_user_model.objects.create_user(username=username, password=password,
-                                                 email=f"{username}@example.org")
+    user = django_user_model.objects.create_user(
+        username=username, password=password, email=f"{username}@example.org"
+    )
     for spec in roles:
         role, org, code = (spec, None, "") if isinstance(spec, str) else spec
         RoleAssignment.objects.create(user=user, role=role, organisation=org, project_code=code)
@@ -125,28 +130,59 @@ def make_dataset(org_a, provider_a):
             dataset = step(dataset=dataset, by=by)
         if state == "invalidated":
             dataset = services.release_dataset(dataset=dataset, by=by)
-            dataset = services.invalidate_dataset(dataset=dataset, by=by, reason="Consent withdrawn")
+            dataset = services.invalidate_dataset(
+                dataset=dataset, by=by, reason="Consent withdrawn"
+            )
         return dataset
 
     return build
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker):
+def zenodo_service():
+    """The local Zenodo stand-in, for the whole session (the worker is told its address)."""
+    from tests.fakes.zenodo_server import FakeZenodo
+
+    with FakeZenodo(tokens=["worker-token"], communities=["eucaim"]) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, zenodo_service):
     """A real `celery worker` process on the test Redis, using the test database.
 
     Tests using it need `transactional_db` so the worker sees their rows.
     """
     if not os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
-        pytest.fail("CELERY_BROKER_URL must point at the test Redis; run the suite with `make test`")
+        pytest.fail(
+            "CELERY_BROKER_URL must point at the test Redis; run the suite with `make test`"
+        )
     name = connection.settings_dict["NAME"]
     url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + name
-    env = os.environ | {"DATABASE_URL": url, "CELERY_TASK_ALWAYS_EAGER": "0"}
+    env = os.environ | {
+        "DATABASE_URL": url,
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "ZENODO_API_URL": zenodo_service.base_url,
+    }
     log = open(ROOT / "var" / "test-celery-worker.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "hub", "worker", "--pool=solo", "--concurrency=1",
-         "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "hub",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     from hub.celery import app
 

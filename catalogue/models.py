@@ -24,15 +24,13 @@ class Dataset(models.Model):
         PUBLISHED = "published", "Published"
         INVALIDATED = "invalidated", "Invalidated"
 
-    # (from, to) pairs a service may ask for; reactivation is checked separately
-    # because its target is whatever state the dataset had before.
+    # verb -> (states it may start from, state it leads to). Reactivation is not here:
+    # its target is whatever state the dataset had before invalidation.
     TRANSITIONS = {
-        (State.DRAFT, State.RELEASED),
-        (State.RELEASED, State.PUBLISHED),
-        (State.PUBLISHED, State.RELEASED),
-        (State.DRAFT, State.INVALIDATED),
-        (State.RELEASED, State.INVALIDATED),
-        (State.PUBLISHED, State.INVALIDATED),
+        "release": ({State.DRAFT}, State.RELEASED),
+        "publish": ({State.RELEASED}, State.PUBLISHED),
+        "unpublish": ({State.PUBLISHED}, State.RELEASED),
+        "invalidate": ({State.DRAFT, State.RELEASED, State.PUBLISHED}, State.INVALIDATED),
     }
 
     # Frozen after release: changing them means a new version.
@@ -67,7 +65,9 @@ class Dataset(models.Model):
     identifier = models.CharField(
         max_length=255, blank=True, help_text="Persistent identifier given by the provider."
     )
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="datasets")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="datasets"
+    )
     source_node = models.CharField(max_length=255, blank=True)
     title = models.CharField(max_length=500)
     description = models.TextField()
@@ -119,6 +119,7 @@ class Dataset(models.Model):
             models.Index(fields=["age_min", "age_max"]),
             models.Index(fields=["number_of_subjects"]),
             models.Index(fields=["title"]),
+            models.Index(fields=["created", "id"], name="catalogue_dataset_paging"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -128,7 +129,9 @@ class Dataset(models.Model):
             ),
             models.CheckConstraint(
                 name="age_range_ordered",
-                condition=Q(age_min__isnull=True) | Q(age_max__isnull=True) | Q(age_min__lte=models.F("age_max")),
+                condition=Q(age_min__isnull=True)
+                | Q(age_max__isnull=True)
+                | Q(age_min__lte=models.F("age_max")),
             ),
         ]
 
@@ -145,10 +148,12 @@ class Dataset(models.Model):
             and self.state_before_invalidation == self.State.DRAFT
         )
 
-    def transition_to(self, target: str) -> None:
-        if (self.state, target) not in self.TRANSITIONS:
+    def apply_transition(self, verb: str) -> None:
+        """Move to the state `verb` leads to, or raise InvalidTransition naming the current state."""
+        sources, target = self.TRANSITIONS[verb]
+        if self.state not in sources:
             raise InvalidTransition(
-                f"Cannot go from {self.state} to {target}.", current_state=self.state
+                f"Cannot {verb} a dataset that is {self.state}.", current_state=self.state
             )
         self.state = target
 
@@ -173,6 +178,9 @@ class DatasetFacet(models.Model):
             models.UniqueConstraint(fields=["facet", "value", "dataset"], name="unique_facet_value")
         ]
         indexes = [models.Index(fields=["dataset", "facet"])]
+
+    def __str__(self) -> str:
+        return f"{self.facet}={self.value}"
 
 
 class LifecycleEvent(models.Model):
@@ -202,6 +210,9 @@ class LifecycleEvent(models.Model):
     class Meta:
         ordering = ["at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.from_state}->{self.to_state}"
+
 
 class ZenodoSync(models.Model):
     """What the dataset's Zenodo record should become, until a worker has made it so.
@@ -222,3 +233,6 @@ class ZenodoSync(models.Model):
     last_error = models.TextField(blank=True)
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.get_wanted_display()} (attempts: {self.attempts})"

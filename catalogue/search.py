@@ -33,7 +33,18 @@ SORTS = {
     "subjects": ("number_of_subjects", "id"),
     "-subjects": ("-number_of_subjects", "-id"),
 }
-OTHER_PARAMS = {"q", "age_min", "age_max", "min_subjects", "sort", "page", "page_size", "format", "modified_since", "facets"}
+OTHER_PARAMS = {
+    "q",
+    "age_min",
+    "age_max",
+    "min_subjects",
+    "sort",
+    "page",
+    "page_size",
+    "format",
+    "modified_since",
+    "facets",
+}
 MAX_QUERY_LENGTH = 200
 MAX_VALUES_PER_FACET = 20
 
@@ -53,7 +64,13 @@ class SearchParams:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.text or self.filters or self.age_min is not None or self.age_max is not None or self.min_subjects)
+        return not (
+            self.text
+            or self.filters
+            or self.age_min is not None
+            or self.age_max is not None
+            or self.min_subjects
+        )
 
 
 def _int(query: QueryDict, name: str, low: int, high: int) -> int | None:
@@ -63,7 +80,9 @@ def _int(query: QueryDict, name: str, low: int, high: int) -> int | None:
     try:
         value = int(raw)
     except ValueError as exc:
-        raise ValidationFailed(f"{name} must be a whole number, not {raw[:40]!r}.", parameter=name) from exc
+        raise ValidationFailed(
+            f"{name} must be a whole number, not {raw[:40]!r}.", parameter=name
+        ) from exc
     if not low <= value <= high:
         raise ValidationFailed(f"{name} must be between {low} and {high}.", parameter=name)
     return value
@@ -91,13 +110,16 @@ def parse_modified_since(raw: str) -> datetime | None:
     return make_aware(value) if is_naive(value) else value
 
 
-def parse_search(query: QueryDict, *, default_page_size: int, max_page_size: int, allowed: set[str] = frozenset()) -> SearchParams:
+def parse_search(
+    query: QueryDict, *, default_page_size: int, max_page_size: int, allowed: set[str] = frozenset()
+) -> SearchParams:
     """Turn query parameters into SearchParams, or raise ValidationFailed naming the parameter."""
     unknown = set(query.keys()) - set(FILTER_PARAMS) - OTHER_PARAMS - set(allowed)
     if unknown:
         name = sorted(unknown)[0]
         raise ValidationFailed(
-            f"Unknown parameter or facet {name!r}; facets are {', '.join(FILTER_PARAMS)}.", parameter=name
+            f"Unknown parameter or facet {name!r}; facets are {', '.join(FILTER_PARAMS)}.",
+            parameter=name,
         )
     params = SearchParams(page_size=default_page_size)
     params.text = query.get("q", "").strip()
@@ -108,19 +130,26 @@ def parse_search(query: QueryDict, *, default_page_size: int, max_page_size: int
         if not values:
             continue
         if len(values) > MAX_VALUES_PER_FACET:
-            raise ValidationFailed(f"At most {MAX_VALUES_PER_FACET} values for {param}.", parameter=param)
+            raise ValidationFailed(
+                f"At most {MAX_VALUES_PER_FACET} values for {param}.", parameter=param
+            )
         if facet in ("modality", "body_part", "diagnosis"):
             values = [v.upper() for v in values]
         if facet == "sex" and set(values) - set(SEXES):
             raise ValidationFailed(f"sex must be one of {', '.join(SEXES)}.", parameter="sex")
         if facet == "access_rights" and set(values) - set(AccessRights.values):
             raise ValidationFailed(
-                f"access_rights must be one of {', '.join(AccessRights.values)}.", parameter="access_rights"
+                f"access_rights must be one of {', '.join(AccessRights.values)}.",
+                parameter="access_rights",
             )
         params.filters[facet] = list(dict.fromkeys(values))
     params.age_min = _int(query, "age_min", 0, 150)
     params.age_max = _int(query, "age_max", 0, 150)
-    if params.age_min is not None and params.age_max is not None and params.age_min > params.age_max:
+    if (
+        params.age_min is not None
+        and params.age_max is not None
+        and params.age_min > params.age_max
+    ):
         raise ValidationFailed("age_min must not be greater than age_max.", parameter="age_min")
     params.min_subjects = _int(query, "min_subjects", 0, 10_000_000)
     params.sort = query.get("sort", "").strip() or ("relevance" if params.text else "title")

@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import BooleanField, Count, FloatField, Q, QuerySet
+from django.db.models import Count, FloatField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from hub.errors import Gone, NotFound
@@ -52,7 +52,9 @@ def dataset_for(user, pk) -> Dataset:
         pk = uuid.UUID(str(pk))
     except ValueError as exc:
         raise NotFound("No such dataset.") from exc
-    dataset = Dataset.objects.select_related("organisation", "previous_version").filter(pk=pk).first()
+    dataset = (
+        Dataset.objects.select_related("organisation", "previous_version").filter(pk=pk).first()
+    )
     if dataset is None:
         raise NotFound("No such dataset.")
     if dataset.state == State.INVALIDATED:
@@ -81,7 +83,9 @@ def dataset_to_manage(user, pk) -> Dataset:
     dataset = Dataset.objects.select_related("organisation").filter(pk=pk).first()
     if dataset is None:
         raise NotFound("No such dataset.")
-    if dataset.state == State.INVALIDATED and can_manage_organisation(user, dataset.organisation_id):
+    if dataset.state == State.INVALIDATED and can_manage_organisation(
+        user, dataset.organisation_id
+    ):
         return dataset
     return dataset_for(user, pk)
 
@@ -93,6 +97,7 @@ def versions_of(user, dataset: Dataset) -> list[Dataset]:
     while root.previous_version_id and root.previous_version_id not in seen:
         root = Dataset.objects.get(pk=root.previous_version_id)
         seen.add(root.pk)
+    seen = {root.pk}
     chain, frontier = [root], [root.pk]
     while frontier:
         nxt = list(Dataset.objects.filter(previous_version_id__in=frontier).order_by("created"))
@@ -100,7 +105,9 @@ def versions_of(user, dataset: Dataset) -> list[Dataset]:
         seen.update(d.pk for d in nxt)
         chain += nxt
         frontier = [d.pk for d in nxt]
-    visible = set(visible_datasets(user).filter(pk__in=[d.pk for d in chain]).values_list("pk", flat=True))
+    visible = set(
+        visible_datasets(user).filter(pk__in=[d.pk for d in chain]).values_list("pk", flat=True)
+    )
     return [d for d in chain if d.pk in visible or d.pk == dataset.pk]
 
 
@@ -128,24 +135,32 @@ class SearchResult:
         return max(1, math.ceil(self.total / self.page_size))
 
 
+TS_QUERY = "websearch_to_tsquery('english', %s)"
+
+
 def _text_filter(qs: QuerySet, text: str) -> QuerySet:
     if connection.vendor == "postgresql":
         # search_vector is a generated tsvector column with a GIN index (migration 0002).
-        return qs.annotate(
-            text_match=RawSQL(
-                "catalogue_dataset.search_vector @@ websearch_to_tsquery('english', %s)",
-                (text,),
-                output_field=BooleanField(),
-            ),
-            rank=RawSQL(
-                "ts_rank(catalogue_dataset.search_vector, websearch_to_tsquery('english', %s))",
-                (text,),
-                output_field=FloatField(),
-            ),
-        ).filter(text_match=True)
+        # A self-contained subquery, so the filter also works where this queryset is itself
+        # nested (facet counts), whatever alias the outer query gives the table.
+        matches = RawSQL(
+            f"SELECT id FROM catalogue_dataset WHERE search_vector @@ {TS_QUERY}", (text,)
+        )
+        return qs.filter(id__in=matches)
     for word in text.split():
-        qs = qs.filter(Q(title__icontains=word) | Q(description__icontains=word) | Q(keywords__icontains=word))
+        qs = qs.filter(
+            Q(title__icontains=word) | Q(description__icontains=word) | Q(keywords__icontains=word)
+        )
     return qs
+
+
+def _by_relevance(qs: QuerySet, text: str) -> QuerySet:
+    if connection.vendor != "postgresql":
+        return qs.order_by("title", "id")
+    rank = RawSQL(
+        f"ts_rank(catalogue_dataset.search_vector, {TS_QUERY})", (text,), output_field=FloatField()
+    )
+    return qs.annotate(rank=rank).order_by("-rank", "title", "id")
 
 
 def filtered_datasets(user, params: SearchParams) -> QuerySet[Dataset]:
@@ -187,7 +202,9 @@ def facet_counts(matching: QuerySet[Dataset]) -> dict[str, list[FacetCount]]:
     aggregates = matching.order_by().aggregate(
         **{f"s{t}": Count("id", filter=Q(number_of_subjects__gte=t)) for t in SUBJECT_THRESHOLDS}
     )
-    out["min_subjects"] = [FacetCount(str(t), aggregates[f"s{t}"], f"≥ {t}") for t in SUBJECT_THRESHOLDS]
+    out["min_subjects"] = [
+        FacetCount(str(t), aggregates[f"s{t}"], f"≥ {t}") for t in SUBJECT_THRESHOLDS
+    ]
     return out
 
 
@@ -195,7 +212,11 @@ def search_datasets(user, params: SearchParams) -> SearchResult:
     matching = filtered_datasets(user, params)
     order = SORTS[params.sort]
     if order is None:
-        ordered = matching.order_by("-rank", "title", "id") if connection.vendor == "postgresql" and params.text else matching.order_by("title", "id")
+        ordered = (
+            _by_relevance(matching, params.text)
+            if params.text
+            else matching.order_by("title", "id")
+        )
     else:
         ordered = matching.order_by(*order)
     total = matching.order_by().count()

@@ -19,12 +19,16 @@ Action = LifecycleEvent.Action
 State = Dataset.State
 
 LIST_FIELDS = ("keywords", "modalities", "body_parts", "diagnoses", "manufacturers", "duo_terms")
-WRITABLE_FIELDS = set(Dataset.DESCRIPTIVE_FIELDS) | set(Dataset.EDITABLE_FIELDS) | {
-    "version",
-    "source_node",
-    "source_rdf",
-    "normalised_rdf",
-}
+WRITABLE_FIELDS = (
+    set(Dataset.DESCRIPTIVE_FIELDS)
+    | set(Dataset.EDITABLE_FIELDS)
+    | {
+        "version",
+        "source_node",
+        "source_rdf",
+        "normalised_rdf",
+    }
+)
 
 
 def clean_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -34,7 +38,9 @@ def clean_fields(data: dict[str, Any]) -> dict[str, Any]:
     """
     unknown = set(data) - WRITABLE_FIELDS
     if unknown:
-        raise ValidationFailed(f"Unknown field(s): {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+        raise ValidationFailed(
+            f"Unknown field(s): {', '.join(sorted(unknown))}.", field=sorted(unknown)[0]
+        )
     out = dict(data)
     for name in LIST_FIELDS:
         if name in out:
@@ -48,14 +54,20 @@ def clean_fields(data: dict[str, Any]) -> dict[str, Any]:
     if "duo_terms" in out:
         bad = [t for t in out["duo_terms"] if not t.startswith("DUO:")]
         if bad:
-            raise ValidationFailed(f"duo_terms must be DUO identifiers like DUO:0000007, not {bad[0]!r}.", field="duo_terms")
+            raise ValidationFailed(
+                f"duo_terms must be DUO identifiers like DUO:0000007, not {bad[0]!r}.",
+                field="duo_terms",
+            )
     if "sex_counts" in out:
         counts = out["sex_counts"]
-        if not isinstance(counts, dict) or set(counts) - set(SEXES) or not all(
-            isinstance(n, int) and n >= 0 for n in counts.values()
+        if (
+            not isinstance(counts, dict)
+            or set(counts) - set(SEXES)
+            or not all(isinstance(n, int) and n >= 0 for n in counts.values())
         ):
             raise ValidationFailed(
-                f"sex_counts must map {', '.join(SEXES)} to non-negative integers.", field="sex_counts"
+                f"sex_counts must map {', '.join(SEXES)} to non-negative integers.",
+                field="sex_counts",
             )
     if "access_rights" in out and out["access_rights"] not in AccessRights.values:
         raise ValidationFailed(
@@ -69,13 +81,22 @@ def clean_fields(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_age_range(dataset: Dataset) -> None:
-    if dataset.age_min is not None and dataset.age_max is not None and dataset.age_min > dataset.age_max:
+    if (
+        dataset.age_min is not None
+        and dataset.age_max is not None
+        and dataset.age_min > dataset.age_max
+    ):
         raise ValidationFailed("age_min must not be greater than age_max.", field="age_min")
 
 
 def _record(dataset: Dataset, action: str, by, from_state: str = "", note: str = "") -> None:
     LifecycleEvent.objects.create(
-        dataset=dataset, action=action, from_state=from_state, to_state=dataset.state, by=by, note=note
+        dataset=dataset,
+        action=action,
+        from_state=from_state,
+        to_state=dataset.state,
+        by=by,
+        note=note,
     )
 
 
@@ -96,7 +117,10 @@ def _locked(dataset: Dataset) -> Dataset:
 
 def create_dataset(*, organisation: Organisation, by, **fields) -> Dataset:
     """A new draft of `organisation`; only its providers (or a hub admin) may create it."""
-    require(can_manage_organisation(by, organisation.pk), "Only providers of this organisation can create its datasets.")
+    require(
+        can_manage_organisation(by, organisation.pk),
+        "Only providers of this organisation can create its datasets.",
+    )
     fields = clean_fields(fields)
     for name in ("title", "description"):
         if not str(fields.get(name, "")).strip():
@@ -112,12 +136,18 @@ def create_dataset(*, organisation: Organisation, by, **fields) -> Dataset:
 
 def update_dataset(*, dataset: Dataset, by, **changes) -> Dataset:
     """Edit fields. Descriptive fields are frozen once released (409: make a new version)."""
-    require(can_manage_organisation(by, dataset.organisation_id), "Only providers of this organisation can edit it.")
+    require(
+        can_manage_organisation(by, dataset.organisation_id),
+        "Only providers of this organisation can edit it.",
+    )
     changes = clean_fields(changes)
     with transaction.atomic():
         dataset = _locked(dataset)
         if dataset.state == State.INVALIDATED:
-            raise InvalidTransition("An invalidated dataset cannot be edited; reactivate it first.", current_state=dataset.state)
+            raise InvalidTransition(
+                "An invalidated dataset cannot be edited; reactivate it first.",
+                current_state=dataset.state,
+            )
         changed = {k: v for k, v in changes.items() if getattr(dataset, k) != v}
         if not changed:
             return dataset
@@ -133,18 +163,24 @@ def update_dataset(*, dataset: Dataset, by, **changes) -> Dataset:
         _check_age_range(dataset)
         dataset.save()
         _sync_facets(dataset)
-        _record(dataset, Action.EDIT, by, dataset.state, note="Changed: " + ", ".join(sorted(changed)))
+        _record(
+            dataset, Action.EDIT, by, dataset.state, note="Changed: " + ", ".join(sorted(changed))
+        )
         if dataset.state == State.PUBLISHED:
             doi.schedule_sync(dataset, doi.Wanted.UPDATE)
     return dataset
 
 
-def _transition(dataset: Dataset, by, target: str, action: str, note: str = "") -> Dataset:
-    require(can_manage_organisation(by, dataset.organisation_id), "Only providers of this organisation can change its lifecycle.")
+def _transition(dataset: Dataset, by, action: str, note: str = "") -> Dataset:
+    require(
+        can_manage_organisation(by, dataset.organisation_id),
+        "Only providers of this organisation can change its lifecycle.",
+    )
     with transaction.atomic():
         dataset = _locked(dataset)
         before = dataset.state
-        dataset.transition_to(target)
+        dataset.apply_transition(action)
+        target = dataset.state
         now = timezone.now()
         if target == State.RELEASED and not dataset.released_at:
             dataset.released_at = now
@@ -161,15 +197,19 @@ def _transition(dataset: Dataset, by, target: str, action: str, note: str = "") 
 
 def release_dataset(*, dataset: Dataset, by) -> Dataset:
     """Make a draft discoverable by signed-in users; freezes its descriptive content."""
-    return _transition(dataset, by, State.RELEASED, Action.RELEASE)
+    return _transition(dataset, by, Action.RELEASE)
 
 
 def publish_dataset(*, dataset: Dataset, by) -> Dataset:
     """Make the metadata public and mint a DOI (when the organisation has Zenodo)."""
     with transaction.atomic():
-        dataset = _transition(dataset, by, State.PUBLISHED, Action.PUBLISH)
+        dataset = _transition(dataset, by, Action.PUBLISH)
         previous = dataset.previous_version
-        wanted = doi.Wanted.NEW_VERSION if previous and previous.zenodo_deposition_id else doi.Wanted.PUBLISH
+        wanted = (
+            doi.Wanted.NEW_VERSION
+            if previous and previous.zenodo_deposition_id
+            else doi.Wanted.PUBLISH
+        )
         doi.schedule_sync(dataset, wanted)
     return dataset
 
@@ -177,7 +217,7 @@ def publish_dataset(*, dataset: Dataset, by) -> Dataset:
 def unpublish_dataset(*, dataset: Dataset, by) -> Dataset:
     """Back to released; the DOI stays but its Zenodo record goes to closed access."""
     with transaction.atomic():
-        dataset = _transition(dataset, by, State.RELEASED, Action.UNPUBLISH)
+        dataset = _transition(dataset, by, Action.UNPUBLISH)
         doi.schedule_sync(dataset, doi.Wanted.CLOSE)
     return dataset
 
@@ -188,14 +228,17 @@ def invalidate_dataset(*, dataset: Dataset, by, reason: str) -> Dataset:
     if not reason:
         raise ValidationFailed("A reason is required to invalidate a dataset.", field="reason")
     with transaction.atomic():
-        dataset = _transition(dataset, by, State.INVALIDATED, Action.INVALIDATE, reason)
+        dataset = _transition(dataset, by, Action.INVALIDATE, reason)
         doi.schedule_sync(dataset, doi.Wanted.CLOSE)
     return dataset
 
 
 def reactivate_dataset(*, dataset: Dataset, by) -> Dataset:
     """Undo an invalidation: back to the state the dataset had before."""
-    require(can_manage_organisation(by, dataset.organisation_id), "Only providers of this organisation can reactivate it.")
+    require(
+        can_manage_organisation(by, dataset.organisation_id),
+        "Only providers of this organisation can reactivate it.",
+    )
     with transaction.atomic():
         dataset = _locked(dataset)
         if dataset.state != State.INVALIDATED:
@@ -204,10 +247,17 @@ def reactivate_dataset(*, dataset: Dataset, by) -> Dataset:
                 current_state=dataset.state,
             )
         target = dataset.state_before_invalidation or State.DRAFT
-        if target == State.DRAFT and dataset.previous_version_id and Dataset.objects.filter(
-            previous_version_id=dataset.previous_version_id, state=State.DRAFT
-        ).exists():
-            raise Conflict("Another draft of the same predecessor exists; invalidate it first.", current_state=dataset.state)
+        if (
+            target == State.DRAFT
+            and dataset.previous_version_id
+            and Dataset.objects.filter(
+                previous_version_id=dataset.previous_version_id, state=State.DRAFT
+            ).exists()
+        ):
+            raise Conflict(
+                "Another draft of the same predecessor exists; invalidate it first.",
+                current_state=dataset.state,
+            )
         dataset.state = target
         dataset.state_before_invalidation = ""
         dataset.save()
@@ -219,7 +269,10 @@ def reactivate_dataset(*, dataset: Dataset, by) -> Dataset:
 
 def create_new_version(*, dataset: Dataset, by, version: str = "") -> Dataset:
     """A draft copy of a released or published dataset, linked as its next version."""
-    require(can_manage_organisation(by, dataset.organisation_id), "Only providers of this organisation can version it.")
+    require(
+        can_manage_organisation(by, dataset.organisation_id),
+        "Only providers of this organisation can version it.",
+    )
     with transaction.atomic():
         dataset = _locked(dataset)
         if dataset.state not in (State.RELEASED, State.PUBLISHED):
@@ -232,8 +285,14 @@ def create_new_version(*, dataset: Dataset, by, version: str = "") -> Dataset:
             raise Conflict(
                 "This dataset already has a draft of its next version.", draft=str(existing.pk)
             )
-        copied = {f: getattr(dataset, f) for f in (*Dataset.DESCRIPTIVE_FIELDS, *Dataset.EDITABLE_FIELDS)}
-        copied |= {"source_node": dataset.source_node, "source_rdf": dataset.source_rdf, "normalised_rdf": dataset.normalised_rdf}
+        copied = {
+            f: getattr(dataset, f) for f in (*Dataset.DESCRIPTIVE_FIELDS, *Dataset.EDITABLE_FIELDS)
+        }
+        copied |= {
+            "source_node": dataset.source_node,
+            "source_rdf": dataset.source_rdf,
+            "normalised_rdf": dataset.normalised_rdf,
+        }
         new = Dataset(
             organisation=dataset.organisation,
             previous_version=dataset,

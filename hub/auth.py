@@ -64,7 +64,9 @@ class RoleMappingOIDCBackend(OIDCAuthenticationBackend):
     def create_user(self, claims):
         username = claims.get(settings.OIDC_USERNAME_CLAIM) or claims.get("sub")
         with transaction.atomic():
-            user = self.UserModel.objects.create_user(username=username, email=claims.get("email", ""))
+            user = self.UserModel.objects.create_user(
+                username=username, email=claims.get("email", "")
+            )
             self._sync(user, claims)
         return user
 
@@ -74,14 +76,18 @@ class RoleMappingOIDCBackend(OIDCAuthenticationBackend):
         return user
 
     def _sync(self, user, claims) -> None:
-        user.email = claims.get("email", user.email) or ""
-        user.first_name = (claims.get("given_name") or "")[:150]
-        user.last_name = (claims.get("family_name") or "")[:150]
-        user.save(update_fields=["email", "first_name", "last_name"])
         groups = claims.get(settings.OIDC_GROUPS_CLAIM) or []
         if isinstance(groups, str):
             groups = [groups]
-        replace_oidc_roles(user, roles_from_groups(groups))
+        roles = roles_from_groups(groups)
+        # The identity provider decides who administers the hub, Django admin included.
+        is_admin = any(role == Role.HUB_ADMIN for role, _, _ in roles)
+        user.email = claims.get("email", user.email) or ""
+        user.first_name = (claims.get("given_name") or "")[:150]
+        user.last_name = (claims.get("family_name") or "")[:150]
+        user.is_staff = user.is_superuser = is_admin
+        user.save(update_fields=["email", "first_name", "last_name", "is_staff", "is_superuser"])
+        replace_oidc_roles(user, roles)
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -111,3 +117,20 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+def provider_logout_url(request) -> str:
+    """Where to send the browser after signing out here, to end the provider session too."""
+    from urllib.parse import urlencode
+
+    endpoint = settings.OIDC_OP_LOGOUT_ENDPOINT
+    if not endpoint:
+        return settings.LOGOUT_REDIRECT_URL
+    params = {
+        "post_logout_redirect_uri": request.build_absolute_uri(settings.LOGOUT_REDIRECT_URL),
+        "client_id": settings.OIDC_RP_CLIENT_ID,
+    }
+    id_token = request.session.get("oidc_id_token")
+    if id_token:
+        params["id_token_hint"] = id_token
+    return f"{endpoint}?{urlencode(params)}"

@@ -96,7 +96,9 @@ class DomainErrorMiddleware:
         try:
             too_big = int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         except ValueError:
-            return JsonResponse({"error": "invalid", "detail": "Malformed Content-Length."}, status=400)
+            return JsonResponse(
+                {"error": "invalid", "detail": "Malformed Content-Length."}, status=400
+            )
         if too_big:
             message = f"Request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
             return JsonResponse({"error": "too_large", "detail": message}, status=413)

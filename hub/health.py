@@ -19,15 +19,20 @@ def check_broker() -> dict:
 
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
-    return {"status": "ok", "transport": conn.transport_cls if isinstance(conn.transport_cls, str) else conn.transport.driver_name}
+        transport = conn.transport.driver_name
+    return {"status": "ok", "transport": transport}
 
 
 def check_chain() -> dict:
     if not settings.CHAIN_RPC_URL:
         return {"status": "not_configured"}
     payload = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
-    answer = requests.post(settings.CHAIN_RPC_URL, data=json.dumps(payload), timeout=2,
-                           headers={"Content-Type": "application/json"})
+    answer = requests.post(
+        settings.CHAIN_RPC_URL,
+        data=json.dumps(payload),
+        timeout=2,
+        headers={"Content-Type": "application/json"},
+    )
     answer.raise_for_status()
     return {"status": "ok", "block": int(answer.json()["result"], 16)}
 

@@ -29,7 +29,9 @@ def has_role(user: UserLike, role: str) -> bool:
 
 
 def is_hub_admin(user: UserLike) -> bool:
-    return bool(user and user.is_authenticated and (user.is_superuser or has_role(user, Role.HUB_ADMIN)))
+    return bool(
+        user and user.is_authenticated and (user.is_superuser or has_role(user, Role.HUB_ADMIN))
+    )
 
 
 def organisation_ids_with_role(user: UserLike, role: str) -> set[int]:
@@ -69,7 +71,9 @@ def role_summary(user: UserLike) -> list[str]:
     return out
 
 
-def replace_oidc_roles(user: UserLike, wanted: Iterable[tuple[str, Organisation | None, str]]) -> None:
+def replace_oidc_roles(
+    user: UserLike, wanted: Iterable[tuple[str, Organisation | None, str]]
+) -> None:
     """Make the user's OIDC-sourced roles exactly `wanted` (role, organisation, project)."""
     wanted = set((role, org.pk if org else None, code) for role, org, code in wanted)
     existing = {

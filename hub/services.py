@@ -16,7 +16,9 @@ def create_api_token(*, username: str, name: str = "", machine_role: str | None 
     with transaction.atomic():
         if machine_role:
             if machine_role not in Role.values:
-                raise ValueError(f"unknown role {machine_role!r}; choose from {', '.join(Role.values)}")
+                raise ValueError(
+                    f"unknown role {machine_role!r}; choose from {', '.join(Role.values)}"
+                )
             user, created = User.objects.get_or_create(username=username)
             if created:
                 user.set_unusable_password()

@@ -125,6 +125,7 @@ OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT")
 OIDC_OP_LOGOUT_ENDPOINT = env("OIDC_OP_LOGOUT_ENDPOINT")
 OIDC_VERIFY_SSL = env_bool("OIDC_VERIFY_SSL", True)
 OIDC_STORE_ID_TOKEN = True
+OIDC_OP_LOGOUT_URL_METHOD = "hub.auth.provider_logout_url"
 OIDC_CREATE_USER = True
 OIDC_USERNAME_CLAIM = env("OIDC_USERNAME_CLAIM", "preferred_username")
 OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", "groups")
@@ -173,9 +174,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.5} if CELERY_BROKER_URL.startswith(
-    "sqla+"
-) else {}
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"polling_interval": 0.5} if CELERY_BROKER_URL.startswith("sqla+") else {}
+)
 CELERY_BEAT_SCHEDULE = {
     "retry-pending-zenodo-sync": {
         "task": "catalogue.tasks.retry_pending_zenodo_syncs",

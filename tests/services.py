@@ -62,13 +62,29 @@ def start_postgres() -> dict:
         shutil.chown(data, "postgres", "postgres")
     port = free_port()
     subprocess.run(
-        as_postgres([pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"]),
-        check=True, stdout=subprocess.DEVNULL,
+        as_postgres(
+            [pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     subprocess.run(
-        as_postgres([pg_bin("pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "log"), "-w", "start"]),
-        check=True, stdout=subprocess.DEVNULL,
+        as_postgres(
+            [
+                pg_bin("pg_ctl"),
+                "-D",
+                str(data),
+                "-o",
+                options,
+                "-l",
+                str(data / "log"),
+                "-w",
+                "start",
+            ]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     return {"DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/agora"}
 
@@ -76,9 +92,22 @@ def start_postgres() -> dict:
 def start_redis() -> tuple[dict, int]:
     port = free_port()
     proc = subprocess.Popen(
-        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(STATE)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(STATE),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     wait_for_port(port, "Redis")
     url = f"redis://127.0.0.1:{port}/0"
@@ -96,8 +125,13 @@ def start_idp(live_port: int) -> tuple[dict, int]:
         "IDP_POST_LOGOUT_REDIRECT_URIS": f"http://127.0.0.1:{live_port}/",
     }
     log = open(STATE / "idp.log", "w")  # noqa: SIM115 - the child keeps it
-    proc = subprocess.Popen(["node", str(ROOT / "tests" / "oidc" / "idp.mjs")], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["node", str(ROOT / "tests" / "oidc" / "idp.mjs")],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     wait_for_port(port, "OIDC provider")
     issuer = f"http://127.0.0.1:{port}"
     return {
@@ -137,8 +171,11 @@ def stop(quiet: bool = False) -> None:
         PIDS.unlink()
     data = STATE / "pg"
     if (data / "postmaster.pid").exists():
-        subprocess.run(as_postgres([pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            as_postgres([pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     if not quiet:
         print("test services stopped", file=sys.stderr)
 

@@ -17,11 +17,38 @@ class DatasetSerializer(serializers.ModelSerializer):
     class Meta:
         model = Dataset
         fields = [
-            "id", "url", "dcat", "identifier", "organisation", "title", "description", "version",
-            "previous_version", "state", "license", "contact_name", "contact_email", "authors",
-            "keywords", "access_rights", "duo_terms", "number_of_subjects", "number_of_studies",
-            "modalities", "body_parts", "diagnoses", "sex_counts", "age_min", "age_max",
-            "manufacturers", "size_bytes", "doi", "released_at", "published_at", "created", "modified",
+            "id",
+            "url",
+            "dcat",
+            "identifier",
+            "organisation",
+            "title",
+            "description",
+            "version",
+            "previous_version",
+            "state",
+            "license",
+            "contact_name",
+            "contact_email",
+            "authors",
+            "keywords",
+            "access_rights",
+            "duo_terms",
+            "number_of_subjects",
+            "number_of_studies",
+            "modalities",
+            "body_parts",
+            "diagnoses",
+            "sex_counts",
+            "age_min",
+            "age_max",
+            "manufacturers",
+            "size_bytes",
+            "doi",
+            "released_at",
+            "published_at",
+            "created",
+            "modified",
         ]
         read_only_fields = fields
 
@@ -63,20 +90,34 @@ class DatasetWriteSerializer(serializers.Serializer):
     contact_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     contact_email = serializers.EmailField(required=False, allow_blank=True)
     authors = serializers.ListField(child=serializers.DictField(), required=False, max_length=200)
-    keywords = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=100)
+    keywords = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=100
+    )
     access_rights = serializers.ChoiceField(choices=AccessRights.choices, required=False)
-    duo_terms = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=50)
+    duo_terms = serializers.ListField(
+        child=serializers.CharField(max_length=32), required=False, max_length=50
+    )
     number_of_subjects = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
     number_of_studies = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
-    modalities = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=50)
-    body_parts = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=50)
-    diagnoses = serializers.ListField(child=serializers.CharField(max_length=16), required=False, max_length=50)
+    modalities = serializers.ListField(
+        child=serializers.CharField(max_length=32), required=False, max_length=50
+    )
+    body_parts = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=50
+    )
+    diagnoses = serializers.ListField(
+        child=serializers.CharField(max_length=16), required=False, max_length=50
+    )
     sex_counts = serializers.DictField(child=serializers.IntegerField(min_value=0), required=False)
     age_min = serializers.IntegerField(min_value=0, max_value=150, required=False, allow_null=True)
     age_max = serializers.IntegerField(min_value=0, max_value=150, required=False, allow_null=True)
-    manufacturers = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=50)
+    manufacturers = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=50
+    )
     size_bytes = serializers.IntegerField(min_value=0, required=False)
-    studies = serializers.ListField(child=serializers.DictField(), required=False, max_length=100_000)
+    studies = serializers.ListField(
+        child=serializers.DictField(), required=False, max_length=100_000
+    )
 
 
 class InvalidateSerializer(serializers.Serializer):

@@ -22,12 +22,23 @@ from .serializers import (
 
 SEARCH_PARAMETERS = [
     OpenApiParameter("q", str, description="Full text over title, description and keywords."),
-    *[OpenApiParameter(p, str, many=True, description=f"Facet {p}; repeat or comma-separate for OR.") for p in FILTER_PARAMS],
-    OpenApiParameter("age_min", int, description="Datasets whose age range overlaps [age_min, age_max]."),
+    *[
+        OpenApiParameter(
+            p, str, many=True, description=f"Facet {p}; repeat or comma-separate for OR."
+        )
+        for p in FILTER_PARAMS
+    ],
+    OpenApiParameter(
+        "age_min", int, description="Datasets whose age range overlaps [age_min, age_max]."
+    ),
     OpenApiParameter("age_max", int),
     OpenApiParameter("min_subjects", int),
     OpenApiParameter("modified_since", str, description="ISO 8601 date or date-time."),
-    OpenApiParameter("sort", str, enum=["relevance", "title", "-title", "modified", "-modified", "subjects", "-subjects"]),
+    OpenApiParameter(
+        "sort",
+        str,
+        enum=["relevance", "title", "-title", "modified", "-modified", "subjects", "-subjects"],
+    ),
     OpenApiParameter("page", int),
     OpenApiParameter("page_size", int),
     OpenApiParameter("facets", str, description="0 to skip facet counts."),
@@ -47,7 +58,9 @@ class DatasetListView(APIView):
     def get_permissions(self):
         return [IsAuthenticated()] if self.request.method == "POST" else []
 
-    @extend_schema(parameters=SEARCH_PARAMETERS, responses=SearchResultSerializer, summary="Search datasets")
+    @extend_schema(
+        parameters=SEARCH_PARAMETERS, responses=SearchResultSerializer, summary="Search datasets"
+    )
     def get(self, request):
         params = parse_search(
             request.query_params,
@@ -71,15 +84,24 @@ class DatasetListView(APIView):
                 "page_size": result.page_size,
                 "next": page_link(result.page + 1),
                 "previous": page_link(result.page - 1),
-                "results": DatasetSerializer(result.datasets, many=True, context={"request": request}).data,
+                "results": DatasetSerializer(
+                    result.datasets, many=True, context={"request": request}
+                ).data,
                 "facets": {
-                    name: [{"value": c.value, "count": c.count, "label": c.label or c.value} for c in counts]
+                    name: [
+                        {"value": c.value, "count": c.count, "label": c.label or c.value}
+                        for c in counts
+                    ]
                     for name, counts in result.facets.items()
                 },
             }
         )
 
-    @extend_schema(request=DatasetWriteSerializer, responses={201: DatasetDetailSerializer}, summary="Create a draft dataset")
+    @extend_schema(
+        request=DatasetWriteSerializer,
+        responses={201: DatasetDetailSerializer},
+        summary="Create a draft dataset",
+    )
     def post(self, request):
         data = dict(_validated(DatasetWriteSerializer, request))
         slug = data.pop("organisation", None)
@@ -97,12 +119,18 @@ class DatasetDetailView(APIView):
     def get_permissions(self):
         return [IsAuthenticated()] if self.request.method == "PATCH" else []
 
-    @extend_schema(responses=DatasetDetailSerializer, summary="One dataset (410 with its tombstone if invalidated)")
+    @extend_schema(
+        responses=DatasetDetailSerializer,
+        summary="One dataset (410 with its tombstone if invalidated)",
+        operation_id="datasets_retrieve",
+    )
     def get(self, request, pk):
         dataset = selectors.dataset_for(request.user, pk)
         return Response(DatasetDetailSerializer(dataset, context={"request": request}).data)
 
-    @extend_schema(request=DatasetWriteSerializer, responses=DatasetDetailSerializer, summary="Edit a dataset")
+    @extend_schema(
+        request=DatasetWriteSerializer, responses=DatasetDetailSerializer, summary="Edit a dataset"
+    )
     def patch(self, request, pk):
         dataset = selectors.dataset_for(request.user, pk)
         data = dict(_validated(DatasetWriteSerializer, request, partial=True))
@@ -116,7 +144,9 @@ class DatasetHistoryView(APIView):
     @extend_schema(responses=LifecycleEventSerializer(many=True), summary="Lifecycle history")
     def get(self, request, pk):
         dataset = selectors.dataset_for(request.user, pk)
-        return Response(LifecycleEventSerializer(selectors.lifecycle_history(dataset), many=True).data)
+        return Response(
+            LifecycleEventSerializer(selectors.lifecycle_history(dataset), many=True).data
+        )
 
 
 class TransitionView(APIView):
@@ -145,9 +175,9 @@ def transition_view(service, input_serializer=None, success_status=status.HTTP_2
     }
     view = type(f"{name}View", (TransitionView,), attrs)
     summary = service.__doc__.strip().splitlines()[0] if service.__doc__ else name
-    view.post = extend_schema(request=input_serializer, responses=DatasetDetailSerializer, summary=summary)(
-        TransitionView.post
-    )
+    view.post = extend_schema(
+        request=input_serializer, responses=DatasetDetailSerializer, summary=summary
+    )(TransitionView.post)
     return view.as_view()
 
 
@@ -156,5 +186,6 @@ publish = transition_view(services.publish_dataset)
 unpublish = transition_view(services.unpublish_dataset)
 invalidate = transition_view(services.invalidate_dataset, InvalidateSerializer)
 reactivate = transition_view(services.reactivate_dataset)
-new_version = transition_view(services.create_new_version, NewVersionSerializer, status.HTTP_201_CREATED)
-
+new_version = transition_view(
+    services.create_new_version, NewVersionSerializer, status.HTTP_201_CREATED
+)
