@@ -226,8 +226,14 @@ def generate(n: int, organisations: list, rng: random.Random) -> list[Record]:
         )
         words = TOKEN.findall(f"{title} {description} {' '.join(keywords)}".lower())
         records.append(
-            Record(dataset, frozenset(facet_values(dataset)), state in ("released", "published"),
-                   theme, frozenset(words), tuple(rare))  # fmt: skip
+            Record(
+                dataset,
+                frozenset(facet_values(dataset)),
+                state in ("released", "published"),
+                theme,
+                frozenset(words),
+                tuple(rare),
+            )  # fmt: skip
         )
     return records
 
@@ -673,11 +679,11 @@ def report(rounds: list[Round], quick: bool, n_selective: int, n_broad: int) -> 
         print("  " + line)
     worst = max(max(a[0] for a in r.ours.answers) / r.size for r in rounds)
     print(f"  differing answers: {differ}; largest selective match: {worst:.2%} of the catalogue")
-    slowest = min(
-        b / large.ours.ms[i] for b, i in zip(large.base.ms, large.sampled, strict=True)
+    slowest = min(b / large.ours.ms[i] for b, i in zip(large.base.ms, large.sampled, strict=True))
+    print(
+        f"  at {large.size:,}: every sampled query is at least {slowest:.0f}x faster than "
+        "its baseline run"
     )
-    print(f"  at {large.size:,}: every sampled query is at least {slowest:.0f}x faster than "
-          "its baseline run")
     print()
     growth_broad = large.broad_ours.p(0.95) / small.broad_ours.p(0.95)
     print(f"Broad queries, no goal: ours p95 grows {growth_broad:.1f}x from {small.size:,} to "

@@ -52,12 +52,21 @@ def shot(page, name):
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def test_visitor_searches_filters_and_opens_a_dataset(live_server, page, make_dataset, org_b, provider_b):
+def test_visitor_searches_filters_and_opens_a_dataset(
+    live_server, page, make_dataset, org_b, provider_b
+):
     make_dataset("published", title="Published lung CT")
     make_dataset("released", title="Released lung CT")
     make_dataset(
-        "published", organisation=org_b, by=provider_b, title="Glioma brain MR",
-        modalities=["MR"], body_parts=["BRAIN"], diagnoses=["C71.9"], age_min=18, age_max=45,
+        "published",
+        organisation=org_b,
+        by=provider_b,
+        title="Glioma brain MR",
+        modalities=["MR"],
+        body_parts=["BRAIN"],
+        diagnoses=["C71.9"],
+        age_min=18,
+        age_max=45,
     )
 
     page.goto(live_server.url + "/")

@@ -18,7 +18,9 @@ def dois_on(org_a, zenodo_service):
     return org_a
 
 
-def test_publishing_gets_a_doi_from_the_worker(celery_worker, dois_on, make_dataset, zenodo_service):
+def test_publishing_gets_a_doi_from_the_worker(
+    celery_worker, dois_on, make_dataset, zenodo_service
+):
     dataset = make_dataset("published")
 
     doi = wait_until(lambda: Dataset.objects.get(pk=dataset.pk).doi, timeout=30)

@@ -510,7 +510,9 @@ def test_header_shows_who_is_signed_in_and_what_they_may_do(provider_a, research
 
 
 @pytest.mark.parametrize("oidc", [True, False])
-def test_login_page_has_a_labelled_local_form_and_the_institution_link_with_oidc(db, settings, oidc):
+def test_login_page_has_a_labelled_local_form_and_the_institution_link_with_oidc(
+    db, settings, oidc
+):
     settings.OIDC_ENABLED = oidc
     response = as_(None).get(reverse("login"))
 
