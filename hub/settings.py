@@ -174,9 +174,6 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"polling_interval": 0.5} if CELERY_BROKER_URL.startswith("sqla+") else {}
-)
 CELERY_BEAT_SCHEDULE = {
     "retry-pending-zenodo-sync": {
         "task": "catalogue.tasks.retry_pending_zenodo_syncs",
