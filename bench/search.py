@@ -505,7 +505,7 @@ def measure(size, user, organisations, selective, broad, expected, args) -> Roun
     sampled = sample(len(selective), args.baseline_queries)
     log(f"  baseline on {len(sampled)} of them, once each")
     b = timed(run_base, [selective[i] for i in sampled], 1, warm=0)
-    n_broad = max(1, len(sampled) * len(broad) // len(selective))
+    n_broad = 1 if args.quick else 3
     log(f"  ours on {len(broad)} broad queries, baseline on {n_broad}")
     bo = timed(run_ours, broad, args.repeat, warm=2)
     bb = timed(run_base, broad[:n_broad], 1, warm=0)
@@ -515,8 +515,11 @@ def measure(size, user, organisations, selective, broad, expected, args) -> Roun
 # --- the database --------------------------------------------------------------------
 
 
+STARTED = time.monotonic()
+
+
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(f"[{time.monotonic() - STARTED:4.0f} s] {message}", file=sys.stderr, flush=True)
 
 
 def answers(url: str) -> bool:
@@ -648,9 +651,10 @@ def agreement(r: Round) -> tuple[str, int]:
     return line, differ
 
 
-def report(rounds: list[Round], quick: bool, n_selective: int, n_broad: int) -> None:
+def report(rounds: list[Round], quick: bool, n_selective: int, n_broad: int, server: str) -> None:
     small, large = rounds
     print()
+    print(f"{server}; whole run {time.monotonic() - STARTED:.0f} s")
     print(f"Catalogue search on PostgreSQL: {n_selective} selective queries (text + 3 facets, "
           f"each <= {MAX_SHARE:.0%} of the catalogue) and {n_broad} broad ones (one facet, no "
           "text), all with exact facet counts. Ours: median of repeated runs per query; "
@@ -715,7 +719,6 @@ def main() -> None:
     sizes = (2_000, 20_000) if args.quick else (10_000, 100_000)
     n_selective = args.queries or (40 if args.quick else 200)
     broad = list(BROAD_QUERIES[: 6 if args.quick else len(BROAD_QUERIES)])
-    started = time.monotonic()
 
     with server() as url, bench_database(url, args.keep) as db_url:
         setup_django(db_url)
@@ -748,11 +751,12 @@ def main() -> None:
             expected = [index.matches(q, size) for q in selective]
             rounds.append(measure(size, user, organisations, selective, broad, expected, args))
         with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            version = cursor.fetchone()[0]
+            cursor.execute("SELECT version(), current_setting('shared_buffers')")
+            version, buffers = cursor.fetchone()
 
-    log(f"PostgreSQL {version}; took {time.monotonic() - started:.0f} s")
-    report(rounds, args.quick, n_selective, len(broad))
+    log("done")
+    server_line = f"{version.split(',')[0]}, shared_buffers {buffers}"
+    report(rounds, args.quick, n_selective, len(broad), server_line)
 
 
 if __name__ == "__main__":

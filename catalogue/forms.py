@@ -27,22 +27,12 @@ LIST_TEXT_FIELDS = (
     "duo_terms",
 )
 COUNT_FIELDS = ("number_of_subjects", "number_of_studies", "size_bytes")
-# Form fields that hold descriptive content (frozen after release), in form order.
+# Form fields that hold descriptive content (frozen after release): the model's list, with
+# the sex counts split into their four inputs; the study list has no input here.
 FROZEN_FORM_FIELDS = (
-    "title",
-    "description",
     "version",
-    "keywords",
-    "number_of_subjects",
-    "number_of_studies",
-    "modalities",
-    "body_parts",
-    "diagnoses",
+    *(f for f in Dataset.DESCRIPTIVE_FIELDS if f not in ("sex_counts", "studies")),
     *SEX_FIELDS,
-    "age_min",
-    "age_max",
-    "manufacturers",
-    "size_bytes",
 )
 FROZEN_NOTE = "Frozen after release: create a new version to change them."
 

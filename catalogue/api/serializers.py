@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from ..models import AccessRights, Dataset, LifecycleEvent
+from ..models import AccessRights, Dataset, LifecycleEvent, ZenodoSync
 
 
 class OrganisationRefSerializer(serializers.Serializer):
@@ -72,7 +72,7 @@ class DatasetDetailSerializer(DatasetSerializer):
         return [str(pk) for pk in obj.next_versions.values_list("pk", flat=True)]
 
     def get_zenodo(self, obj) -> dict | None:
-        sync = getattr(obj, "zenodo_sync", None) if hasattr(obj, "zenodo_sync") else None
+        sync = ZenodoSync.objects.filter(dataset=obj).first()
         if sync is None:
             return None
         return {"pending": sync.wanted, "attempts": sync.attempts, "last_error": sync.last_error}
