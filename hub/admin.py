@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 
 from .models import ApiToken, Organisation, RoleAssignment
 
@@ -41,3 +43,21 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+class UserRoleInline(admin.TabularInline):
+    model = RoleAssignment
+    fk_name = "user"
+    extra = 0
+    autocomplete_fields = ["organisation"]
+    verbose_name = "role"
+
+
+# People and their roles on one page.
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class HubUserAdmin(UserAdmin):
+    inlines = [UserRoleInline]
