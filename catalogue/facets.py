@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .models import Dataset
 
-# Facets stored as DatasetFacet rows: name -> label shown in pages.
+# Facets kept in Dataset.facet_keys: name -> label shown in pages.
 VALUE_FACETS = {
     "modality": "Modality",
     "body_part": "Body part",
@@ -67,3 +67,13 @@ def facet_values(dataset: Dataset) -> set[tuple[str, str]]:
     rows.add(("provider", dataset.organisation.slug))
     rows.add(("access_rights", dataset.access_rights))
     return {(f, v[:64]) for f, v in rows if v}
+
+
+def facet_key(facet: str, value: str) -> str:
+    """How a facet value is stored in Dataset.facet_keys."""
+    return f"{facet}={value}"
+
+
+def facet_keys(dataset: Dataset) -> dict[str, bool]:
+    """The value of Dataset.facet_keys for the dataset's current fields."""
+    return {facet_key(f, v): True for f, v in sorted(facet_values(dataset))}

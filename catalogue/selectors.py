@@ -7,14 +7,14 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.db import connection
-from django.db.models import Count, FloatField, Q, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import BooleanField, Count, FloatField, Q, QuerySet
+from django.db.models.expressions import Expression, RawSQL
 
 from hub.errors import Gone, NotFound
 from hub.roles import can_manage_organisation, is_hub_admin, provider_organisation_ids
 
-from .facets import SUBJECT_THRESHOLDS, VALUE_FACETS, age_bucket_order
-from .models import Dataset, DatasetFacet, LifecycleEvent
+from .facets import SUBJECT_THRESHOLDS, VALUE_FACETS, age_bucket_order, facet_key
+from .models import Dataset, LifecycleEvent
 from .search import SORTS, SearchParams
 
 State = Dataset.State
@@ -138,20 +138,38 @@ class SearchResult:
 TS_QUERY = "websearch_to_tsquery('english', %s)"
 
 
+class _TextMatch(Expression):
+    """search_vector @@ the query, on whatever alias the dataset table has where it is compiled.
+
+    A condition on the table itself (not an id IN subquery), so PostgreSQL can AND the
+    text index's bitmap with the facet index's.
+    """
+
+    output_field = BooleanField()
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def as_sql(self, compiler, connection):
+        table = compiler.quote_name_unless_alias(compiler.query.base_table)
+        return f"{table}.search_vector @@ {TS_QUERY}", [self.text]
+
+
 def _text_filter(qs: QuerySet, text: str) -> QuerySet:
     if connection.vendor == "postgresql":
         # search_vector is a generated tsvector column with a GIN index (migration 0002).
-        # A self-contained subquery, so the filter also works where this queryset is itself
-        # nested (facet counts), whatever alias the outer query gives the table.
-        matches = RawSQL(
-            f"SELECT id FROM catalogue_dataset WHERE search_vector @@ {TS_QUERY}", (text,)
-        )
-        return qs.filter(id__in=matches)
+        return qs.filter(_TextMatch(text))
     for word in text.split():
         qs = qs.filter(
             Q(title__icontains=word) | Q(description__icontains=word) | Q(keywords__icontains=word)
         )
     return qs
+
+
+def _facet_filter(qs: QuerySet, facet: str, values: list[str]) -> QuerySet:
+    # On PostgreSQL `?|` on the GIN-indexed facet_keys (migration 0004).
+    return qs.filter(facet_keys__has_any_keys=[facet_key(facet, v) for v in values])
 
 
 def _by_relevance(qs: QuerySet, text: str) -> QuerySet:
@@ -169,9 +187,7 @@ def filtered_datasets(user, params: SearchParams) -> QuerySet[Dataset]:
     if params.text:
         qs = _text_filter(qs, params.text)
     for facet, values in params.filters.items():
-        qs = qs.filter(
-            id__in=DatasetFacet.objects.filter(facet=facet, value__in=values).values("dataset_id")
-        )
+        qs = _facet_filter(qs, facet, values)
     if params.age_min is not None:
         qs = qs.filter(age_max__gte=params.age_min)
     if params.age_max is not None:
@@ -183,29 +199,47 @@ def filtered_datasets(user, params: SearchParams) -> QuerySet[Dataset]:
     return qs
 
 
-def facet_counts(matching: QuerySet[Dataset]) -> dict[str, list[FacetCount]]:
-    """Counts per facet value over the matching datasets (one grouped query, one aggregate)."""
-    rows = (
-        DatasetFacet.objects.filter(dataset_id__in=matching.order_by().values("id"))
-        .values_list("facet", "value")
-        .annotate(n=Count("id"))
+# Each key of a JSON object, one row per key, in each database's own words.
+_OBJECT_KEYS = {
+    "postgresql": "jsonb_object_keys(m.facet_keys) AS k",
+    "sqlite": "json_each(m.facet_keys) AS j",
+}
+_KEY_COLUMN = {"postgresql": "k", "sqlite": "j.key"}
+
+
+def _facet_rows(matching: QuerySet[Dataset]) -> list[tuple[str, str, int]]:
+    """(facet, value, count) over the matches, reading their own facet_keys once."""
+    vendor = connection.vendor
+    sql, params = matching.order_by().values("facet_keys").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_KEY_COLUMN[vendor]}, count(*) FROM ({sql}) m, {_OBJECT_KEYS[vendor]}"
+            f" GROUP BY {_KEY_COLUMN[vendor]}",
+            params,
+        )
+        return [(*key.split("=", 1), n) for key, n in cursor.fetchall()]
+
+
+def _counted(matching: QuerySet[Dataset]) -> tuple[int, dict[str, list[FacetCount]]]:
+    """The total and the counts per facet value: one aggregate, one grouped query."""
+    aggregates = matching.order_by().aggregate(
+        total=Count("id"),
+        **{f"s{t}": Count("id", filter=Q(number_of_subjects__gte=t)) for t in SUBJECT_THRESHOLDS},
     )
     out: dict[str, list[FacetCount]] = {name: [] for name in VALUE_FACETS}
-    for facet, value, n in rows:
-        if facet in out:
-            out[facet].append(FacetCount(value, n))
+    if aggregates["total"]:
+        for facet, value, n in _facet_rows(matching):
+            if facet in out:
+                out[facet].append(FacetCount(value, n))
     for facet, counts in out.items():
         if facet == "age":
             counts.sort(key=lambda c: age_bucket_order(c.value))
         else:
             counts.sort(key=lambda c: (-c.count, c.value))
-    aggregates = matching.order_by().aggregate(
-        **{f"s{t}": Count("id", filter=Q(number_of_subjects__gte=t)) for t in SUBJECT_THRESHOLDS}
-    )
     out["min_subjects"] = [
         FacetCount(str(t), aggregates[f"s{t}"], f"≥ {t}") for t in SUBJECT_THRESHOLDS
     ]
-    return out
+    return aggregates["total"], out
 
 
 def search_datasets(user, params: SearchParams) -> SearchResult:
@@ -219,8 +253,10 @@ def search_datasets(user, params: SearchParams) -> SearchResult:
         )
     else:
         ordered = matching.order_by(*order)
-    total = matching.order_by().count()
+    if params.with_facets:
+        total, facets = _counted(matching)
+    else:
+        total, facets = matching.order_by().count(), {}
     start = (params.page - 1) * params.page_size
-    page = list(ordered[start : start + params.page_size])
-    facets = facet_counts(matching) if params.with_facets else {}
+    page = list(ordered[start : start + params.page_size]) if total else []
     return SearchResult(page, total, params.page, params.page_size, facets)

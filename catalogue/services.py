@@ -12,8 +12,8 @@ from hub.models import Organisation
 from hub.roles import can_manage_organisation
 
 from . import doi
-from .facets import SEXES, facet_values
-from .models import AccessRights, Dataset, DatasetFacet, LifecycleEvent
+from .facets import SEXES, facet_keys
+from .models import AccessRights, Dataset, LifecycleEvent
 
 Action = LifecycleEvent.Action
 State = Dataset.State
@@ -100,17 +100,6 @@ def _record(dataset: Dataset, action: str, by, from_state: str = "", note: str =
     )
 
 
-def _sync_facets(dataset: Dataset) -> None:
-    wanted = facet_values(dataset)
-    current = set(DatasetFacet.objects.filter(dataset=dataset).values_list("facet", "value"))
-    stale = current - wanted
-    for facet, value in stale:
-        DatasetFacet.objects.filter(dataset=dataset, facet=facet, value=value).delete()
-    DatasetFacet.objects.bulk_create(
-        [DatasetFacet(dataset=dataset, facet=f, value=v) for f, v in wanted - current]
-    )
-
-
 def _locked(dataset: Dataset) -> Dataset:
     return Dataset.objects.select_for_update().select_related("organisation").get(pk=dataset.pk)
 
@@ -127,9 +116,9 @@ def create_dataset(*, organisation: Organisation, by, **fields) -> Dataset:
             raise ValidationFailed(f"{name} is required.", field=name)
     dataset = Dataset(organisation=organisation, **fields)
     _check_age_range(dataset)
+    dataset.facet_keys = facet_keys(dataset)
     with transaction.atomic():
         dataset.save()
-        _sync_facets(dataset)
         _record(dataset, Action.CREATE, by)
     return dataset
 
@@ -161,8 +150,8 @@ def update_dataset(*, dataset: Dataset, by, **changes) -> Dataset:
         for name, value in changed.items():
             setattr(dataset, name, value)
         _check_age_range(dataset)
+        dataset.facet_keys = facet_keys(dataset)
         dataset.save()
-        _sync_facets(dataset)
         _record(
             dataset, Action.EDIT, by, dataset.state, note="Changed: " + ", ".join(sorted(changed))
         )
@@ -299,12 +288,12 @@ def create_new_version(*, dataset: Dataset, by, version: str = "") -> Dataset:
             version=version or _next_version_label(dataset.version),
             **copied,
         )
+        new.facet_keys = facet_keys(new)
         try:
             with transaction.atomic():
                 new.save()
         except IntegrityError as exc:  # a concurrent request made the draft first
             raise Conflict("This dataset already has a draft of its next version.") from exc
-        _sync_facets(new)
         _record(new, Action.NEW_VERSION, by, note=f"Next version of {dataset.pk}")
     return new
 
