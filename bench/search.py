@@ -28,7 +28,6 @@ import re
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import time
 from collections import defaultdict
@@ -45,7 +44,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.services import as_postgres, free_port, pg_bin, wait_for_port  # noqa: E402
+from tests.services import start_cluster, stop_cluster  # noqa: E402
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -588,31 +587,11 @@ def server() -> Iterator[str]:
         yield DEFAULT_SERVER
         return
     log("no PostgreSQL at 127.0.0.1:5432; starting a throwaway cluster in var/bench/pg")
-    shutil.rmtree(CLUSTER_DIR, ignore_errors=True)
-    CLUSTER_DIR.mkdir(parents=True)
-    if os.geteuid() == 0:
-        shutil.chown(CLUSTER_DIR, "postgres", "postgres")
-    port = free_port()
-    subprocess.run(
-        as_postgres([pg_bin("initdb"), "-D", str(CLUSTER_DIR), "-A", "trust", "-U", "postgres"]),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    options = (
-        f"-p {port} -k {CLUSTER_DIR} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off"
-    )
-    pg_ctl = [pg_bin("pg_ctl"), "-D", str(CLUSTER_DIR)]
-    subprocess.run(
-        as_postgres([*pg_ctl, "-o", options, "-l", str(CLUSTER_DIR / "log"), "-w", "start"]),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    wait_for_port(port, "PostgreSQL")
+    port = start_cluster(CLUSTER_DIR)
     try:
         yield f"postgres://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run(as_postgres([*pg_ctl, "-m", "fast", "stop"]), stdout=subprocess.DEVNULL)
+        stop_cluster(CLUSTER_DIR)
         shutil.rmtree(CLUSTER_DIR, ignore_errors=True)
 
 

@@ -54,8 +54,8 @@ def pg_bin(name: str) -> str:
     return str(found[-1])
 
 
-def start_postgres() -> dict:
-    data = STATE / "pg"
+def start_cluster(data: Path) -> int:
+    """A new PostgreSQL cluster in `data` on a free loopback port, tuned for throwaway use."""
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     if os.geteuid() == 0:
@@ -68,7 +68,10 @@ def start_postgres() -> dict:
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    options = (
+        f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off"
+    )
     subprocess.run(
         as_postgres(
             [
@@ -86,6 +89,20 @@ def start_postgres() -> dict:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    return port
+
+
+def stop_cluster(data: Path) -> None:
+    if (data / "postmaster.pid").exists():
+        subprocess.run(
+            as_postgres([pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+
+def start_postgres() -> dict:
+    port = start_cluster(STATE / "pg")
     return {"DATABASE_URL": f"postgres://postgres@127.0.0.1:{port}/agora"}
 
 
@@ -169,13 +186,7 @@ def stop(quiet: bool = False) -> None:
             except ProcessLookupError:
                 pass
         PIDS.unlink()
-    data = STATE / "pg"
-    if (data / "postmaster.pid").exists():
-        subprocess.run(
-            as_postgres([pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    stop_cluster(STATE / "pg")
     if not quiet:
         print("test services stopped", file=sys.stderr)
 
