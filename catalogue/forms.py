@@ -29,11 +29,11 @@ LIST_TEXT_FIELDS = (
 COUNT_FIELDS = ("number_of_subjects", "number_of_studies", "size_bytes")
 # Form fields that hold descriptive content (frozen after release): the model's list, with
 # the sex counts split into their four inputs; the study list has no input here.
-FROZEN_FORM_FIELDS = (
+DESCRIPTIVE_INPUTS = (
     "version",
     *(f for f in Dataset.DESCRIPTIVE_FIELDS if f not in ("sex_counts", "studies")),
-    *SEX_FIELDS,
 )
+FROZEN_FORM_FIELDS = (*DESCRIPTIVE_INPUTS, *SEX_FIELDS)
 FROZEN_NOTE = "Frozen after release: create a new version to change them."
 
 
@@ -285,22 +285,7 @@ class DatasetForm(forms.Form):
 
 def initial_from(dataset: Dataset) -> dict[str, Any]:
     initial: dict[str, Any] = {
-        name: getattr(dataset, name)
-        for name in (
-            "title",
-            "description",
-            "version",
-            *LIST_TEXT_FIELDS,
-            *COUNT_FIELDS,
-            "age_min",
-            "age_max",
-            "license",
-            "contact_name",
-            "contact_email",
-            "authors",
-            "identifier",
-            "access_rights",
-        )
+        name: getattr(dataset, name) for name in (*DESCRIPTIVE_INPUTS, *Dataset.EDITABLE_FIELDS)
     }
     counts = dataset.sex_counts or {}
     initial |= {f: counts.get(sex, 0) for f, sex in SEX_FIELDS.items()}
