@@ -6,7 +6,9 @@ as a provider with an API token, with a real draft's id in the path.
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 
 from hub import services as hub_services
@@ -14,7 +16,18 @@ from hub import services as hub_services
 pytestmark = pytest.mark.django_db
 
 
-def test_no_operation_answers_a_server_error(make_dataset, provider_a):
+@pytest.fixture
+def keep_test_connection():
+    """Requests go straight to the WSGI app; like Django's test client, keep the end of each
+    request from closing the connection that holds the test's transaction."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+def test_no_operation_answers_a_server_error(make_dataset, provider_a, keep_test_connection):
     draft = make_dataset()
     headers = {
         "Authorization": "Token " + hub_services.create_api_token(username=provider_a.username)
