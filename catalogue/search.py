@@ -11,7 +11,7 @@ from django.utils.timezone import is_naive, make_aware
 
 from hub.errors import ValidationFailed
 
-from .facets import SEXES, VALUE_FACETS
+from .facets import SEXES
 from .models import AccessRights
 
 # Query parameter -> stored facet name; multi-valued (OR within, AND across).
@@ -161,6 +161,3 @@ def parse_search(
     params.modified_since = parse_modified_since(query.get("modified_since", ""))
     params.with_facets = query.get("facets", "1") not in ("0", "false", "no")
     return params
-
-
-FACET_LABELS = VALUE_FACETS

@@ -14,7 +14,7 @@ from hub.errors import Gone, NotFound
 from hub.roles import can_manage_organisation, is_hub_admin, provider_organisation_ids
 
 from .facets import SUBJECT_THRESHOLDS, VALUE_FACETS, age_bucket_order, facet_key
-from .models import Dataset, LifecycleEvent
+from .models import Dataset, LifecycleEvent, ZenodoSync
 from .search import SORTS, SearchParams
 
 State = Dataset.State
@@ -109,6 +109,11 @@ def versions_of(user, dataset: Dataset) -> list[Dataset]:
         visible_datasets(user).filter(pk__in=[d.pk for d in chain]).values_list("pk", flat=True)
     )
     return [d for d in chain if d.pk in visible or d.pk == dataset.pk]
+
+
+def pending_doi_sync(dataset: Dataset) -> ZenodoSync | None:
+    """The DOI record update still to be made for this dataset, if any."""
+    return ZenodoSync.objects.filter(dataset=dataset).first()
 
 
 def lifecycle_history(dataset: Dataset) -> QuerySet[LifecycleEvent]:

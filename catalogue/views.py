@@ -300,11 +300,6 @@ def _authors(dataset: Dataset) -> list[dict]:
     return out
 
 
-def _zenodo_sync(dataset: Dataset):
-    # The reverse one-to-one raises (a subclass of AttributeError) when no row exists.
-    return getattr(dataset, "zenodo_sync", None)
-
-
 def dataset_detail(request: HttpRequest, pk) -> HttpResponse:
     dataset = selectors.dataset_for(request.user, pk)
     can_manage = can_manage_organisation(request.user, dataset.organisation_id)
@@ -327,7 +322,7 @@ def dataset_detail(request: HttpRequest, pk) -> HttpResponse:
         "next_draft": next_draft if can_manage else None,
         "versions": versions,
         "history": selectors.lifecycle_history(dataset),
-        "zenodo_sync": _zenodo_sync(dataset),
+        "zenodo_sync": selectors.pending_doi_sync(dataset),
         "authors": _authors(dataset),
         "sex_svg": sex_svg,
         "sex_parts": sex_parts,

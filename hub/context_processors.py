@@ -1,6 +1,6 @@
 from django.conf import settings
 
-from .roles import is_hub_admin, provider_organisations, role_summary
+from .roles import is_hub_admin, provider_organisation_ids, role_summary
 
 
 def hub(request):
@@ -9,5 +9,6 @@ def hub(request):
         "oidc_enabled": settings.OIDC_ENABLED,
         "user_roles": role_summary(user) if user.is_authenticated else [],
         "user_is_hub_admin": is_hub_admin(user),
-        "user_is_provider": bool(user.is_authenticated and provider_organisations(user)),
+        # From the roles already loaded for the header: no query of its own.
+        "user_is_provider": is_hub_admin(user) or bool(provider_organisation_ids(user)),
     }

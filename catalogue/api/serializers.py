@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from ..models import AccessRights, Dataset, LifecycleEvent, ZenodoSync
+from .. import selectors
+from ..models import AccessRights, Dataset, LifecycleEvent
 
 
 class OrganisationRefSerializer(serializers.Serializer):
@@ -72,7 +73,7 @@ class DatasetDetailSerializer(DatasetSerializer):
         return [str(pk) for pk in obj.next_versions.values_list("pk", flat=True)]
 
     def get_zenodo(self, obj) -> dict | None:
-        sync = ZenodoSync.objects.filter(dataset=obj).first()
+        sync = selectors.pending_doi_sync(obj)
         if sync is None:
             return None
         return {"pending": sync.wanted, "attempts": sync.attempts, "last_error": sync.last_error}
