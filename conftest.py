@@ -148,7 +148,7 @@ def zenodo_service():
 
 
 @pytest.fixture(scope="session")
-def celery_worker(django_db_setup, django_db_blocker, zenodo_service):
+def celery_worker(django_db_setup, django_db_blocker, zenodo_service, ganache):
     """A real `celery worker` process on the test Redis, using the test database.
 
     Tests using it need `transactional_db` so the worker sees their rows.
@@ -163,6 +163,7 @@ def celery_worker(django_db_setup, django_db_blocker, zenodo_service):
         "DATABASE_URL": url,
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "ZENODO_API_URL": zenodo_service.base_url,
+        "CHAIN_RPC_URL": ganache.url,
     }
     log = open(ROOT / "var" / "test-celery-worker.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
@@ -198,6 +199,28 @@ def celery_worker(django_db_setup, django_db_blocker, zenodo_service):
     yield proc
     proc.terminate()
     proc.wait(timeout=20)
+
+
+@pytest.fixture
+def in_process_chain(settings):
+    """The tracer on a fresh in-process EVM (eth-tester): fast, and gone after the test."""
+    from tracer import chain
+
+    chain.reset_in_process()
+    settings.CHAIN_RPC_URL = chain.IN_PROCESS
+    settings.CHAIN_PRIVATE_KEY = ""
+    settings.TRACER_CONTRACT_ADDRESS = ""
+    yield chain
+    chain.reset_in_process()
+
+
+@pytest.fixture(scope="session")
+def ganache(tmp_path_factory):
+    """A real ganache node for the session (tests that stop it use their own)."""
+    from tests.chain import GanacheNode
+
+    with GanacheNode(tmp_path_factory.mktemp("ganache") / "chain") as node:
+        yield node
 
 
 def wait_until(predicate, timeout=20.0, interval=0.1):

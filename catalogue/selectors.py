@@ -281,3 +281,15 @@ def search_datasets(user, params: SearchParams) -> SearchResult:
         thresholds = sorted((int(value), n) for kind, value, n in rows if kind == "s")
         facets["min_subjects"] = [FacetCount(str(t), n, f"≥ {t}") for t, n in thresholds]
     return SearchResult(page, total, params.page, params.page_size, facets)
+
+
+def organisation_ids_of_datasets(dataset_ids: list[str]) -> dict[str, int]:
+    """Each known dataset id (as text) with its organisation's id; unknown ids are left out."""
+    valid = []
+    for value in dataset_ids:
+        try:
+            valid.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    rows = Dataset.objects.filter(pk__in=valid).values_list("pk", "organisation_id")
+    return {str(pk): organisation for pk, organisation in rows}

@@ -12,6 +12,7 @@ from hub.models import Organisation
 from hub.roles import can_manage_organisation
 
 from . import doi
+from .traces import trace_lifecycle
 from .facets import SEXES, facet_keys
 from .models import AccessRights, Dataset, LifecycleEvent
 
@@ -89,7 +90,18 @@ def _check_age_range(dataset: Dataset) -> None:
         raise ValidationFailed("age_min must not be greater than age_max.", field="age_min")
 
 
-def _record(dataset: Dataset, action: str, by, from_state: str = "", note: str = "") -> None:
+def _record(
+    dataset: Dataset,
+    action: str,
+    by,
+    from_state: str = "",
+    note: str = "",
+    *,
+    changed=(),
+    previous: Dataset | None = None,
+) -> None:
+    """The history row shown on the page and its trace, in the caller's transaction."""
+    trace_lifecycle(dataset, action, by, changed=changed, previous=previous)
     LifecycleEvent.objects.create(
         dataset=dataset,
         action=action,
@@ -153,7 +165,12 @@ def update_dataset(*, dataset: Dataset, by, **changes) -> Dataset:
         dataset.facet_keys = facet_keys(dataset)
         dataset.save()
         _record(
-            dataset, Action.EDIT, by, dataset.state, note="Changed: " + ", ".join(sorted(changed))
+            dataset,
+            Action.EDIT,
+            by,
+            dataset.state,
+            note="Changed: " + ", ".join(sorted(changed)),
+            changed=changed,
         )
         if dataset.state == State.PUBLISHED:
             doi.schedule_sync(dataset, doi.Wanted.UPDATE)
@@ -294,7 +311,9 @@ def create_new_version(*, dataset: Dataset, by, version: str = "") -> Dataset:
                 new.save()
         except IntegrityError as exc:  # a concurrent request made the draft first
             raise Conflict("This dataset already has a draft of its next version.") from exc
-        _record(new, Action.NEW_VERSION, by, note=f"Next version of {dataset.pk}")
+        _record(
+            new, Action.NEW_VERSION, by, note=f"Next version of {dataset.pk}", previous=dataset
+        )
     return new
 
 

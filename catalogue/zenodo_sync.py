@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
 from .models import Dataset, LifecycleEvent, ZenodoSync
+from .traces import trace_pid_update
 from .zenodo import ZenodoClient, ZenodoError
 
 logger = logging.getLogger(__name__)
@@ -425,7 +426,9 @@ def _converge(client: ZenodoClient, dataset: Dataset, claim: _Claim) -> str:
     published = client.publish(deposition_id)
     doi = published.get("doi") or dataset.doi
     if doi != dataset.doi:
-        _store(dataset, doi=doi)
+        with transaction.atomic():  # the DOI and its trace together
+            _store(dataset, doi=doi)
+            trace_pid_update(dataset)
     if not open_access:
         return f"Zenodo record of DOI {doi} set to closed access; the DOI stays."
     if first_doi and dataset.previous_version and dataset.previous_version.doi:

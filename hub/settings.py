@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "mozilla_django_oidc",
     "hub",
     "catalogue",
+    "tracer",
 ]
 
 MIDDLEWARE = [
@@ -90,7 +91,9 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The worker and the web server share the file: wait rather than fail on a lock.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # IMMEDIATE: a transaction takes the write lock when it starts, so two processes
+    # never both read "nothing pending" and then write (the tracer's batching relies on it).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -179,6 +182,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalogue.tasks.retry_pending_zenodo_syncs",
         "schedule": float(env("AGORA_ZENODO_RETRY_SECONDS", "60")),
     },
+    "anchor-pending-traces": {
+        "task": "tracer.tasks.anchor_pending_traces",
+        "schedule": float(env("TRACER_MAX_DELAY_SECONDS", "30")),
+    },
 }
 
 # --- DOIs ----------------------------------------------------------------------------
@@ -186,8 +193,23 @@ CELERY_BEAT_SCHEDULE = {
 ZENODO_API_URL = env("ZENODO_API_URL", "https://zenodo.org/api").rstrip("/")
 ZENODO_TIMEOUT_SECONDS = float(env("ZENODO_TIMEOUT_SECONDS", "20"))
 
-# --- chain (the tracer issue anchors here) -------------------------------------------
+# --- chain and tracer ----------------------------------------------------------------
+# Any Ethereum JSON-RPC node (Besu in production; `make demo` starts ganache on
+# 127.0.0.1:8545 and sets this). "eth-tester://" is an in-process EVM for unit tests.
+# Empty: traces are recorded and wait until a chain is configured.
 CHAIN_RPC_URL = env("CHAIN_RPC_URL")
+# The hub's signing key. The default is ganache's first deterministic development
+# account, useless anywhere else; settings_production refuses it.
+GANACHE_DEVELOPMENT_KEY = "0x4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d"
+CHAIN_PRIVATE_KEY = env("CHAIN_PRIVATE_KEY", GANACHE_DEVELOPMENT_KEY)
+CHAIN_TIMEOUT_SECONDS = float(env("CHAIN_TIMEOUT_SECONDS", "10"))
+# Empty: the hub deploys the contract on first use and remembers it per chain.
+TRACER_CONTRACT_ADDRESS = env("TRACER_CONTRACT_ADDRESS")
+TRACER_BATCH_SIZE = int(env("TRACER_BATCH_SIZE", "1000"))
+# A recorded trace is anchored within about this many seconds (the worker's schedule).
+TRACER_MAX_DELAY_SECONDS = float(env("TRACER_MAX_DELAY_SECONDS", "30"))
+# Keys the pseudonymous user ids in traces; derived from SECRET_KEY unless set.
+TRACER_PSEUDONYM_KEY = env("TRACER_PSEUDONYM_KEY") or f"tracer-pseudonym:{SECRET_KEY}"
 
 # --- catalogue -------------------------------------------------------------------------
 CATALOGUE_PAGE_SIZE = int(env("CATALOGUE_PAGE_SIZE", "20"))

@@ -20,3 +20,8 @@ CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+
+if CHAIN_PRIVATE_KEY == GANACHE_DEVELOPMENT_KEY:  # noqa: F405
+    raise RuntimeError("CHAIN_PRIVATE_KEY must be the hub's own signing key in production")
+if not env("TRACER_PSEUDONYM_KEY"):
+    raise RuntimeError("TRACER_PSEUDONYM_KEY must be set (pseudonyms must survive a key rotation)")

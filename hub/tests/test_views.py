@@ -174,7 +174,8 @@ def test_a_machine_account_cannot_sign_in_on_the_login_page(db):
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k != "DJANGO_SECRET_KEY"} | env
+    secret = {"DJANGO_SECRET_KEY", "CHAIN_PRIVATE_KEY", "TRACER_PSEUDONYM_KEY"}
+    environment = {k: v for k, v in os.environ.items() if k not in secret} | env
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -192,11 +193,35 @@ def test_production_settings_pass_the_deployment_check():
         "--fail-level",
         "WARNING",
         "--settings=hub.settings_production",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
+        **PRODUCTION_SECRETS,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+PRODUCTION_SECRETS = {
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+    "CHAIN_PRIVATE_KEY": "0x" + secrets.token_hex(32),
+    "TRACER_PSEUDONYM_KEY": secrets.token_urlsafe(32),
+}
+
+
+@pytest.mark.parametrize(
+    "missing, message",
+    [
+        ("CHAIN_PRIVATE_KEY", "CHAIN_PRIVATE_KEY must be the hub's own signing key"),
+        ("TRACER_PSEUDONYM_KEY", "TRACER_PSEUDONYM_KEY must be set"),
+    ],
+)
+def test_production_settings_refuse_the_development_chain_key_and_a_derived_pseudonym_key(
+    missing, message
+):
+    given = {k: v for k, v in PRODUCTION_SECRETS.items() if k != missing}
+    result = run_manage("check", "--settings=hub.settings_production", **given)
+
+    assert result.returncode != 0
+    assert message in result.stderr
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key():

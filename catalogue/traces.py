@@ -1,0 +1,78 @@
+"""What the catalogue tells the tracer: one trace per lifecycle action, recorded in
+the action's own transaction. Only ids and hashes: never a title, a name or a reason."""
+
+from __future__ import annotations
+
+from tracer.models import Action as TraceAction
+from tracer.models import UpdateDetail
+from tracer.services import hash_resource, metadata_hash, record
+
+from .models import Dataset, LifecycleEvent
+
+CALLER = "hub.catalogue"
+Action = LifecycleEvent.Action
+DETAILS = {
+    Action.RELEASE: UpdateDetail.RELEASE,
+    Action.PUBLISH: UpdateDetail.PUBLISH,
+    Action.UNPUBLISH: UpdateDetail.UNPUBLISH,
+    Action.INVALIDATE: UpdateDetail.INVALIDATE,
+    Action.REACTIVATE: UpdateDetail.REACTIVATE,
+}
+
+
+def _metadata_resource(dataset: Dataset) -> dict:
+    """The dataset's description as it stands, hashed (what a later check compares)."""
+    fields = (*Dataset.DESCRIPTIVE_FIELDS, *Dataset.EDITABLE_FIELDS, "version")
+    document = {name: getattr(dataset, name) for name in fields}
+    return hash_resource("metadata", metadata_hash(document))
+
+
+def _resources(dataset: Dataset) -> list[dict]:
+    """The metadata hash and the SHA3-256 of each study the provider listed."""
+    studies = [
+        hash_resource(study["id"], study["sha3_256"])
+        for study in dataset.studies or []
+        if isinstance(study, dict) and study.get("id") and study.get("sha3_256")
+    ]
+    return [_metadata_resource(dataset), *studies]
+
+
+def trace_lifecycle(
+    dataset: Dataset, action: str, by, *, changed=(), previous: Dataset | None = None
+) -> None:
+    if action in (Action.CREATE, Action.NEW_VERSION):
+        record(
+            action=TraceAction.CREATE_DATASET,
+            caller=CALLER,
+            user=by,
+            dataset_ids=[str(dataset.pk)],
+            resources=_resources(dataset),
+            subject_id=str(previous.pk) if previous else "",
+        )
+        return
+    if action == Action.EDIT:
+        details = []
+        if "license" in changed:
+            details.append(UpdateDetail.LICENSE_UPDATED)
+        if set(changed) - {"license"}:
+            details.append(UpdateDetail.METADATA_UPDATED)
+        for detail in details:
+            _update(dataset, by, detail, [_metadata_resource(dataset)])
+        return
+    _update(dataset, by, DETAILS[action])
+
+
+def trace_pid_update(dataset: Dataset) -> None:
+    """The DOI the worker registered (no user acted: the hub did)."""
+    _update(dataset, None, UpdateDetail.PID_UPDATED)
+
+
+def _update(dataset: Dataset, by, detail: str, resources=()) -> None:
+    record(
+        action=TraceAction.UPDATE_DATASET,
+        caller=CALLER,
+        user=by,
+        dataset_ids=[str(dataset.pk)],
+        details=detail,
+        resources=resources,
+    )

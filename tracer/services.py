@@ -1,0 +1,372 @@
+"""Recording traces (inside the caller's transaction) and anchoring them on chain."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from hub.errors import ValidationFailed
+
+from . import canonical, merkle
+from .chain import Chain, ChainMismatch, ChainUnavailable, connect
+from .models import Action, AnchorBatch, ChainContract, Trace, TraceDataset, UpdateDetail
+
+logger = logging.getLogger(__name__)
+
+# Every free-form value a trace can hold is an identifier: nothing else gets in,
+# so no name, e-mail or sentence can end up on chain.
+IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,99}$")
+DETAIL = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
+TOOL_TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+ -]{0,49}$")
+HEX_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
+MAX_DATASETS = 1000
+MAX_RESOURCES = 10000
+DATASET_ACTIONS = {Action.CREATE_DATASET, Action.UPDATE_DATASET, Action.USE_DATASETS}
+
+
+def pseudonym(identifier: str) -> str:
+    """A stable pseudonymous id: only the hub, which holds the key, can link it to a user."""
+    key = settings.TRACER_PSEUDONYM_KEY.encode()
+    return hmac.new(key, b"user:" + identifier.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def user_pseudonym(user) -> str:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ""
+    return pseudonym(user.get_username())
+
+
+def sha3_hex(data: bytes) -> str:
+    return hashlib.sha3_256(data).hexdigest()
+
+
+def hash_resource(resource_id: str, digest_hex: str) -> dict[str, str]:
+    """A resource entry as CHAIMELEON's tracer writes it (hash as hex here)."""
+    return {"id": resource_id, "contentType": "HASH", "hashType": "SHA3_256", "hash": digest_hex}
+
+
+def _normalise_hash(value: object, position: int) -> str:
+    """Hex or base64 (CHAIMELEON sends base64 of the 32-byte digest) to lower-case hex."""
+    if isinstance(value, str) and HEX_HASH.match(value):
+        return value.lower()
+    if isinstance(value, str):
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) == 32:
+            return raw.hex()
+    raise ValidationFailed(
+        f"resources[{position}].hash must be a SHA3-256 digest, as 64 hex digits or base64.",
+        field="resources",
+    )
+
+
+def _clean_resources(resources: Iterable[dict]) -> list[dict[str, str]]:
+    out = []
+    for i, resource in enumerate(resources):
+        if not isinstance(resource, dict):
+            raise ValidationFailed(f"resources[{i}] must be an object.", field="resources")
+        if resource.get("contentType", "HASH") != "HASH":
+            raise ValidationFailed(
+                f"resources[{i}].contentType must be HASH: traces hold hashes, never content.",
+                field="resources",
+            )
+        if resource.get("hashType", "SHA3_256") != "SHA3_256":
+            raise ValidationFailed(f"resources[{i}].hashType must be SHA3_256.", field="resources")
+        rid = resource.get("id")
+        if not isinstance(rid, str) or not IDENTIFIER.match(rid):
+            raise ValidationFailed(
+                f"resources[{i}].id must be an identifier (letters, digits, . _ : / + -).",
+                field="resources",
+            )
+        out.append(hash_resource(rid, _normalise_hash(resource.get("hash"), i)))
+        if len(out) > MAX_RESOURCES:
+            raise ValidationFailed(f"At most {MAX_RESOURCES} resources.", field="resources")
+    return out
+
+
+def _clean(
+    action: str,
+    caller: str,
+    details: str,
+    dataset_ids: Iterable[str],
+    resources: Iterable[dict],
+    tool_name: str,
+    tool_version: str,
+    subject_id: str,
+) -> dict:
+    if action not in Action.values:
+        raise ValidationFailed(
+            f"userAction must be one of {', '.join(Action.values)}.", field="userAction"
+        )
+    if not IDENTIFIER.match(caller or ""):
+        raise ValidationFailed("The caller must be an identifier.", field="callerId")
+    if action == Action.UPDATE_DATASET and details not in UpdateDetail.values:
+        raise ValidationFailed(
+            f"details of UPDATE_DATASET must be one of {', '.join(UpdateDetail.values)}.",
+            field="details",
+        )
+    if details and not DETAIL.match(details):
+        raise ValidationFailed("details must be an upper-case code like RELEASE.", field="details")
+    ids = list(dict.fromkeys(dataset_ids))
+    if any(not isinstance(d, str) or not IDENTIFIER.match(d) for d in ids):
+        raise ValidationFailed("Dataset ids must be identifiers.", field="datasetsIds")
+    if len(ids) > MAX_DATASETS:
+        raise ValidationFailed(f"At most {MAX_DATASETS} dataset ids.", field="datasetsIds")
+    if action in DATASET_ACTIONS and not ids:
+        raise ValidationFailed(f"{action} needs at least one dataset id.", field="datasetsIds")
+    if action == Action.USE_DATASETS and not (tool_name and tool_version):
+        raise ValidationFailed("USE_DATASETS needs toolName and toolVersion.", field="toolName")
+    for name, value in (("toolName", tool_name), ("toolVersion", tool_version)):
+        if value and not TOOL_TEXT.match(value):
+            raise ValidationFailed(
+                f"{name} must be a short name (letters, digits, . _ : / + - and spaces).",
+                field=name,
+            )
+    if subject_id and not IDENTIFIER.match(subject_id):
+        raise ValidationFailed("subjectId must be an identifier.", field="subjectId")
+    return {
+        "action": action,
+        "caller": caller,
+        "details": details,
+        "dataset_ids": ids,
+        "resources": _clean_resources(resources),
+        "tool_name": tool_name,
+        "tool_version": tool_version,
+        "subject_id": subject_id,
+    }
+
+
+def record(
+    *,
+    action: str,
+    caller: str,
+    user=None,
+    user_id: str | None = None,
+    dataset_ids: Iterable[str] = (),
+    details: str = "",
+    resources: Iterable[dict] = (),
+    tool_name: str = "",
+    tool_version: str = "",
+    subject_id: str = "",
+) -> Trace:
+    """Record one governance action, in the transaction of the action itself (an outbox).
+
+    `user` is the hub account that acted (stored only as a pseudonym); `user_id`
+    is an external component's user identifier, pseudonymised the same way.
+    Raises ValidationFailed (400) for a trace that would hold anything but identifiers.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("tracer.services.record() must run inside the action's transaction")
+    fields = _clean(
+        action,
+        caller,
+        details,
+        [str(d) for d in dataset_ids],
+        resources,
+        tool_name,
+        tool_version,
+        subject_id,
+    )
+    trace = Trace(
+        recorded_at=timezone.now(),
+        user_pseudonym=pseudonym(user_id) if user_id else user_pseudonym(user),
+        **fields,
+    )
+    trace.leaf_hash = trace.computed_leaf_hash()
+    trace.save()
+    organisations = _organisations_of(trace.dataset_ids)
+    TraceDataset.objects.bulk_create(
+        TraceDataset(trace=trace, dataset_id=d, organisation_id=organisations.get(d))
+        for d in trace.dataset_ids
+    )
+    if trace.seq % max(settings.TRACER_BATCH_SIZE, 1) == 0:
+        # A full batch is waiting: anchor now rather than at the next scheduled run.
+        transaction.on_commit(_queue_anchoring)
+    return trace
+
+
+def _organisations_of(dataset_ids: list[str]) -> dict[str, int]:
+    from catalogue.selectors import organisation_ids_of_datasets
+
+    return organisation_ids_of_datasets(dataset_ids) if dataset_ids else {}
+
+
+def _queue_anchoring() -> None:
+    from .tasks import anchor_pending_traces
+
+    try:
+        anchor_pending_traces.delay()
+    except Exception:  # the broker being down must not fail the action; the schedule catches up
+        logger.warning("could not queue trace anchoring; the periodic run will do it")
+
+
+# --- anchoring -------------------------------------------------------------------------
+
+
+@dataclass
+class AnchorRun:
+    anchored: list[int] = field(default_factory=list)
+    traces: int = 0
+    note: str = ""
+
+    def __str__(self) -> str:
+        if self.note:
+            return self.note
+        return f"anchored {self.traces} traces in {len(self.anchored)} batches"
+
+
+def chain_from_settings() -> Chain:
+    return connect(settings.CHAIN_RPC_URL, settings.CHAIN_PRIVATE_KEY, settings.CHAIN_TIMEOUT_SECONDS)
+
+
+def current_contract(chain: Chain) -> ChainContract:
+    """The anchoring contract on this chain: from settings, remembered, or deployed now."""
+    chain_id, genesis = chain.identity()
+    address = settings.TRACER_CONTRACT_ADDRESS
+    if address:
+        if not chain.has_code(address):
+            raise ChainMismatch(f"TRACER_CONTRACT_ADDRESS {address} holds no contract")
+        contract, _ = ChainContract.objects.get_or_create(
+            chain_id=chain_id, genesis_hash=genesis, address=address
+        )
+        return contract
+    known = ChainContract.objects.filter(chain_id=chain_id, genesis_hash=genesis).last()
+    if known and chain.has_code(known.address):
+        return known
+    address, tx_hash = chain.deploy()
+    logger.warning("deployed the trace anchoring contract at %s (chain %s)", address, chain_id)
+    return ChainContract.objects.create(
+        chain_id=chain_id, genesis_hash=genesis, address=address, deployed_in_tx=tx_hash
+    )
+
+
+def anchor_pending(*, chain: Chain | None = None, max_batches: int | None = None) -> AnchorRun:
+    """Anchor every pending trace, batch by batch, oldest first. Safe to run anywhere, often.
+
+    A batch is prepared (its traces, root and proofs committed) before the chain is
+    called, and a prepared batch is always finished before a new one is built; the
+    contract takes each batch id once. So a worker killed at any point, a chain that
+    is down, or two workers at once never lose a trace nor anchor one twice.
+    """
+    if chain is None:
+        if not settings.CHAIN_RPC_URL:
+            return AnchorRun(note="no chain configured (CHAIN_RPC_URL); traces wait")
+        chain = chain_from_settings()
+    run = AnchorRun()
+    contract = current_contract(chain)
+    while max_batches is None or len(run.anchored) < max_batches:
+        batch = _next_batch()
+        if batch is None:
+            break
+        try:
+            if _anchor_batch(chain, contract, batch.pk):
+                run.anchored.append(batch.number)
+                run.traces += batch.size
+        except (ChainUnavailable, ChainMismatch) as exc:
+            _note_failure(batch.pk, exc)
+            raise
+    return run
+
+
+def _next_batch() -> AnchorBatch | None:
+    """The oldest prepared batch, or a new one over the oldest pending traces."""
+    for _ in range(5):  # another process may prepare the same number first
+        try:
+            with transaction.atomic():
+                prepared = (
+                    AnchorBatch.objects.select_for_update()
+                    .filter(status=AnchorBatch.Status.PREPARED)
+                    .order_by("number")
+                    .first()
+                )
+                if prepared is not None:
+                    return prepared
+                return _prepare_batch()
+        except IntegrityError:
+            continue
+    raise ChainUnavailable("could not prepare a batch: others keep preparing the same one")
+
+
+def _prepare_batch() -> AnchorBatch | None:
+    # FOR UPDATE: a concurrent preparer waits, then no longer sees these traces as pending.
+    pending = list(
+        Trace.objects.select_for_update()
+        .filter(batch__isnull=True)
+        .order_by("seq")
+        .only("seq", "leaf_hash")[: max(settings.TRACER_BATCH_SIZE, 1)]
+    )
+    if not pending:
+        return None
+    root, paths = merkle.root_and_paths([bytes.fromhex(t.leaf_hash) for t in pending])
+    number = (AnchorBatch.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+    batch = AnchorBatch.objects.create(number=number, root=root.hex(), size=len(pending))
+    for index, (trace, path) in enumerate(zip(pending, paths, strict=True)):
+        trace.batch = batch
+        trace.leaf_index = index
+        trace.proof = [p.hex() for p in path]
+    Trace.objects.bulk_update(pending, ["batch", "leaf_index", "proof"], batch_size=500)
+    return batch
+
+
+def _anchor_batch(chain: Chain, contract: ChainContract, batch_pk: int) -> bool:
+    """Put one prepared batch's root on chain (or find it there). False if already done."""
+    with transaction.atomic():
+        # Held across the chain calls: a second worker waits here, then finds it anchored.
+        batch = AnchorBatch.objects.select_for_update().get(pk=batch_pk)
+        if batch.status == AnchorBatch.Status.ANCHORED:
+            return False
+        root = bytes.fromhex(batch.root)
+        found = chain.anchored(contract.address, batch.number)
+        if found is None:
+            tx_hash = chain.send_anchor(contract.address, batch.number, root, batch.size)
+            try:
+                chain.wait(tx_hash)
+            except ChainMismatch:
+                pass  # reverted: someone anchored this id meanwhile; the check below decides
+            found = chain.anchored(contract.address, batch.number)
+        if found is None:
+            raise ChainUnavailable(f"batch {batch.number} is not on chain yet")
+        if found.root != root or found.count != batch.size:
+            raise ChainMismatch(
+                f"batch {batch.number} is anchored on chain with root {found.root.hex()} "
+                f"and {found.count} traces, but the hub holds root {batch.root} "
+                f"and {batch.size} traces"
+            )
+        sent = chain.anchoring_tx(contract.address, batch.number)
+        batch.status = AnchorBatch.Status.ANCHORED
+        batch.contract = contract
+        batch.tx_hash = sent.tx_hash if sent else ""
+        batch.block_number = sent.block_number if sent else None
+        batch.anchored_at = timezone.now()
+        batch.last_error = ""
+        batch.save()
+    return True
+
+
+def _note_failure(batch_pk: int, exc: Exception) -> None:
+    message = str(exc)[:500]
+    logger.warning("anchoring batch %s failed: %s", batch_pk, message)
+    with transaction.atomic():
+        batch = AnchorBatch.objects.select_for_update().filter(pk=batch_pk).first()
+        if batch is not None and batch.status == AnchorBatch.Status.PREPARED:
+            batch.attempts += 1
+            batch.last_error = message
+            batch.save(update_fields=["attempts", "last_error"])
+
+
+def metadata_hash(document: dict) -> str:
+    """SHA3-256 of a JSON document in canonical form (a dataset's metadata, say)."""
+    return sha3_hex(canonical.canonical_bytes(document))
