@@ -12,9 +12,9 @@ from hub.models import Organisation
 from hub.roles import can_manage_organisation
 
 from . import doi
-from .traces import trace_lifecycle
 from .facets import SEXES, facet_keys
 from .models import AccessRights, Dataset, LifecycleEvent
+from .traces import trace_lifecycle
 
 Action = LifecycleEvent.Action
 State = Dataset.State
@@ -311,9 +311,7 @@ def create_new_version(*, dataset: Dataset, by, version: str = "") -> Dataset:
                 new.save()
         except IntegrityError as exc:  # a concurrent request made the draft first
             raise Conflict("This dataset already has a draft of its next version.") from exc
-        _record(
-            new, Action.NEW_VERSION, by, note=f"Next version of {dataset.pk}", previous=dataset
-        )
+        _record(new, Action.NEW_VERSION, by, note=f"Next version of {dataset.pk}", previous=dataset)
     return new
 
 

@@ -52,9 +52,9 @@ def trace_document(
 
 
 def canonical_bytes(document: dict[str, Any]) -> bytes:
-    return json.dumps(
-        document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode("utf-8")
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def document_leaf(document: dict[str, Any]) -> bytes:

@@ -78,7 +78,9 @@ class Chain:
             return len(self.w3.eth.get_code(Web3.to_checksum_address(address))) > 0
 
     def contract(self, address: str):
-        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifact()["abi"])
+        return self.w3.eth.contract(
+            address=Web3.to_checksum_address(address), abi=artifact()["abi"]
+        )
 
     # --- writing ---------------------------------------------------------------------
     def deploy(self) -> tuple[str, str]:

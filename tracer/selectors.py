@@ -35,7 +35,9 @@ def visible_traces(user) -> QuerySet[Trace]:
     """Traces the user may list: all for administrators; for a provider, those concerning
     their organisations' datasets; for a machine account, those it posted."""
     if not can_explore_traces(user):
-        raise NotAllowed("Only administrators and the providers of the datasets concerned see traces.")
+        raise NotAllowed(
+            "Only administrators and the providers of the datasets concerned see traces."
+        )
     traces = Trace.objects.select_related("batch")
     if is_hub_admin(user):
         return traces
@@ -44,9 +46,7 @@ def visible_traces(user) -> QuerySet[Trace]:
     if organisations:
         seen |= Q(
             Exists(
-                TraceDataset.objects.filter(
-                    trace=OuterRef("pk"), organisation_id__in=organisations
-                )
+                TraceDataset.objects.filter(trace=OuterRef("pk"), organisation_id__in=organisations)
             )
         )
     if has_role(user, Role.TRACE_WRITER):
@@ -157,8 +157,10 @@ def filtered_traces(user, filters: TraceFilters) -> QuerySet[Trace]:
     if filters.batch is not None:
         traces = traces.filter(batch__number=filters.batch)
     if filters.pending is not None:
-        traces = traces.filter(batch__isnull=filters.pending) if filters.pending else traces.filter(
-            batch__status=AnchorBatch.Status.ANCHORED
+        traces = (
+            traces.filter(batch__isnull=filters.pending)
+            if filters.pending
+            else traces.filter(batch__status=AnchorBatch.Status.ANCHORED)
         )
     return traces.order_by("-seq")
 

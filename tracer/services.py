@@ -229,7 +229,9 @@ class AnchorRun:
 
 
 def chain_from_settings() -> Chain:
-    return connect(settings.CHAIN_RPC_URL, settings.CHAIN_PRIVATE_KEY, settings.CHAIN_TIMEOUT_SECONDS)
+    return connect(
+        settings.CHAIN_RPC_URL, settings.CHAIN_PRIVATE_KEY, settings.CHAIN_TIMEOUT_SECONDS
+    )
 
 
 def current_contract(chain: Chain) -> ChainContract:

@@ -34,7 +34,9 @@ def test_each_lifecycle_action_leaves_one_trace_with_its_detail(make_dataset, pr
     catalogue.update_dataset(
         dataset=dataset, by=provider_a, license="https://creativecommons.org/licenses/by/4.0/"
     )
-    catalogue.invalidate_dataset(dataset=dataset, by=provider_a, reason="Consent withdrawn by Dr Who")
+    catalogue.invalidate_dataset(
+        dataset=dataset, by=provider_a, reason="Consent withdrawn by Dr Who"
+    )
 
     traces = list(Trace.objects.filter(dataset_refs__dataset_id=str(dataset.pk)))
     assert [(t.action, t.details) for t in traces] == [
@@ -100,8 +102,14 @@ def test_chaimeleon_base64_hashes_are_stored_as_hex():
     import base64
 
     (trace,) = record_use(
-        resources=[{"id": "images", "contentType": "HASH", "hashType": "SHA3_256",
-                    "hash": base64.b64encode(digest).decode()}]
+        resources=[
+            {
+                "id": "images",
+                "contentType": "HASH",
+                "hashType": "SHA3_256",
+                "hash": base64.b64encode(digest).decode(),
+            }
+        ]
     )
     assert trace.resources == [services.hash_resource("images", digest.hex())]
 

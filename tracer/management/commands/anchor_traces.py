@@ -11,5 +11,7 @@ class Command(BaseCommand):
         try:
             run = anchor_pending()
         except (ChainUnavailable, ChainMismatch) as exc:
-            raise CommandError(f"Anchoring stopped: {exc}. Pending traces wait; nothing is lost.") from None
+            raise CommandError(
+                f"Anchoring stopped: {exc}. Pending traces wait; nothing is lost."
+            ) from None
         self.stdout.write(str(run))
