@@ -7,8 +7,10 @@ PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export AGORA_VAR_DIR ?= $(CURDIR)/var
+CHAIN_PORT ?= 8545
+GANACHE := node_modules/.bin/ganache
 
-.PHONY: demo test install system-deps lint format bench bench-quick clean serve worker
+.PHONY: demo test install system-deps node lint format bench bench-quick clean contract
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +20,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-node_modules/.installed: package.json
+# Node is needed by the demo too (its chain is ganache): installed when missing, as root.
+node:
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "Please install: nodejs npm"; exit 1; fi; }
+
+node_modules/.installed: package.json | node
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
@@ -34,14 +42,22 @@ system-deps:
 	  else echo "Please install:$$missing"; exit 1; fi; \
 	fi
 
-# The embedded hub: SQLite, a Celery worker + scheduler on a SQLite broker, demo data.
-demo: install
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py load_demo
-	@echo "Starting the worker (with its scheduler) and the web server at http://$(HOST):$(PORT)"
+# The embedded hub: SQLite, a Celery worker + scheduler on a SQLite broker, a ganache
+# chain kept in var/chain (it survives restarts), demo data.
+demo: install node_modules/.installed
+	@mkdir -p $(AGORA_VAR_DIR)/chain
 	@trap 'kill $$(jobs -p) 2>/dev/null' EXIT INT TERM; \
-	$(VENV)/bin/celery -A hub worker -B --pool=solo --concurrency=1 \
-	  -s $(AGORA_VAR_DIR)/celerybeat-schedule --loglevel=WARNING & \
+	$(GANACHE) --server.host=$(HOST) --server.port=$(CHAIN_PORT) --chain.chainId=1337 \
+	  --wallet.deterministic --database.dbPath=$(AGORA_VAR_DIR)/chain --logging.quiet \
+	  > $(AGORA_VAR_DIR)/ganache.log 2>&1 & \
+	export CHAIN_RPC_URL=http://$(HOST):$(CHAIN_PORT); \
+	$(PY) -c "import socket, time; any(socket.socket().connect_ex(('$(HOST)', $(CHAIN_PORT))) == 0 \
+	  or time.sleep(0.2) for _ in range(150))"; \
+	$(PY) manage.py migrate --noinput && \
+	$(PY) manage.py load_demo && \
+	echo "Starting the worker (with its scheduler) and the web server at http://$(HOST):$(PORT)" && \
+	{ $(VENV)/bin/celery -A hub worker -B --pool=solo --concurrency=1 \
+	  -s $(AGORA_VAR_DIR)/celerybeat-schedule --loglevel=WARNING & } && \
 	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT) --noreload
 
 # The whole suite against throwaway PostgreSQL, Redis, a Celery worker and an OIDC provider.
@@ -64,11 +80,18 @@ format:
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: install
+bench: install node_modules/.installed
 	$(PY) bench/search.py
+	$(PY) bench/tracer.py
 
-bench-quick: install
+bench-quick: install node_modules/.installed
 	$(PY) bench/search.py --quick
+	$(PY) bench/tracer.py --quick
+
+# Recompile the anchoring contract (the ABI and bytecode are committed; a test compares).
+contract: node_modules/.installed
+	node tracer/contracts/compile.mjs > tracer/contracts/TraceAnchor.json.new
+	mv tracer/contracts/TraceAnchor.json.new tracer/contracts/TraceAnchor.json
 
 clean:
 	rm -rf var node_modules $(VENV)

@@ -291,5 +291,5 @@ def organisation_ids_of_datasets(dataset_ids: list[str]) -> dict[str, int]:
             valid.append(uuid.UUID(value))
         except ValueError:
             continue
-    rows = Dataset.objects.filter(pk__in=valid).values_list("pk", "organisation_id")
+    rows = Dataset.objects.filter(pk__in=valid).order_by().values_list("pk", "organisation_id")
     return {str(pk): organisation for pk, organisation in rows}

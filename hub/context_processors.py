@@ -1,5 +1,7 @@
 from django.conf import settings
 
+from tracer.selectors import can_explore_traces
+
 from .roles import is_hub_admin, provider_organisation_ids, role_summary
 
 
@@ -11,4 +13,5 @@ def hub(request):
         "user_is_hub_admin": is_hub_admin(user),
         # From the roles already loaded for the header: no query of its own.
         "user_is_provider": is_hub_admin(user) or bool(provider_organisation_ids(user)),
+        "user_can_explore_traces": can_explore_traces(user),
     }

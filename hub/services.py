@@ -3,6 +3,8 @@
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from tracer.services import IDENTIFIER as TRACE_CALLER
+
 from .models import ApiToken, Role, RoleAssignment, hash_token
 
 
@@ -18,6 +20,13 @@ def create_api_token(*, username: str, name: str = "", machine_role: str | None 
             if machine_role not in Role.values:
                 raise ValueError(
                     f"unknown role {machine_role!r}; choose from {', '.join(Role.values)}"
+                )
+            if machine_role == Role.TRACE_WRITER and not TRACE_CALLER.match(username):
+                # Its username becomes the `caller` of the traces it posts, which must be
+                # an identifier (tracer.services.IDENTIFIER).
+                raise ValueError(
+                    f"a trace writer's username must be an identifier (letters, digits, "
+                    f". _ : / + -), not {username!r}"
                 )
             user, created = User.objects.get_or_create(username=username)
             if created:

@@ -161,7 +161,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agora hub API",
-    "DESCRIPTION": "Catalogue of cancer-imaging datasets: search, lifecycle, DCAT output.",
+    "DESCRIPTION": (
+        "Catalogue of cancer-imaging datasets (search, lifecycle, DCAT output) and its "
+        "tamper-evident traces (CHAIMELEON-compatible tracer API, public proofs)."
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -203,6 +206,8 @@ CHAIN_RPC_URL = env("CHAIN_RPC_URL")
 GANACHE_DEVELOPMENT_KEY = "0x4f3edf983ac636a65a842ce7c78d9aa706d3b113bce9c46f30d7d21715b23b1d"
 CHAIN_PRIVATE_KEY = env("CHAIN_PRIVATE_KEY", GANACHE_DEVELOPMENT_KEY)
 CHAIN_TIMEOUT_SECONDS = float(env("CHAIN_TIMEOUT_SECONDS", "10"))
+# Legacy gas price for networks without EIP-1559 fees (a free-gas Besu network: 0).
+CHAIN_GAS_PRICE_WEI = int(env("CHAIN_GAS_PRICE_WEI")) if env("CHAIN_GAS_PRICE_WEI") else None
 # Empty: the hub deploys the contract on first use and remembers it per chain.
 TRACER_CONTRACT_ADDRESS = env("TRACER_CONTRACT_ADDRESS")
 TRACER_BATCH_SIZE = int(env("TRACER_BATCH_SIZE", "1000"))

@@ -8,6 +8,7 @@ from . import views
 api_v1 = [
     path("me/", views.MeView.as_view(), name="me"),
     path("", include("catalogue.api.urls")),
+    path("", include("tracer.api.urls")),
 ]
 
 urlpatterns = [
@@ -20,6 +21,7 @@ urlpatterns = [
     path("healthz", views.HealthView.as_view(), name="healthz"),
     path("", include("django_prometheus.urls")),
     path("", include("catalogue.urls")),
+    path("", include("tracer.urls")),
 ]
 if settings.OIDC_ENABLED:
     urlpatterns.insert(0, path("oidc/", include("mozilla_django_oidc.urls")))

@@ -1,7 +1,8 @@
 """Generated requests from the hub's own OpenAPI document never make it answer 5xx.
 
 Schemathesis reads /api/schema/ and sends valid and invalid requests to every operation,
-as a provider with an API token, with a real draft's id in the path.
+as a provider and as a trace writer (the only role that may post traces), each with an
+API token, with a real draft's id in the path.
 """
 
 import pytest
@@ -27,11 +28,15 @@ def keep_test_connection():
     request_finished.connect(close_old_connections)
 
 
-def test_no_operation_answers_a_server_error(make_dataset, provider_a, keep_test_connection):
+@pytest.mark.parametrize("who", ["provider", "trace writer"])
+def test_no_operation_answers_a_server_error(make_dataset, provider_a, keep_test_connection, who):
     draft = make_dataset()
-    headers = {
-        "Authorization": "Token " + hub_services.create_api_token(username=provider_a.username)
-    }
+    token = (
+        hub_services.create_api_token(username=provider_a.username)
+        if who == "provider"
+        else hub_services.create_api_token(username="fuzz-tool", machine_role="trace_writer")
+    )
+    headers = {"Authorization": "Token " + token}
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
     failures, tried = [], 0
     for result in schema.get_all_operations():

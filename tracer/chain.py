@@ -54,10 +54,18 @@ class SentAnchor:
 
 
 class Chain:
-    def __init__(self, w3: Web3, private_key: str | None, timeout: float = 60.0):
+    def __init__(
+        self,
+        w3: Web3,
+        private_key: str | None,
+        timeout: float = 60.0,
+        gas_price_wei: int | None = None,
+    ):
         self.w3 = w3
         self._account = Account.from_key(private_key) if private_key else None
         self.timeout = timeout
+        # Set for networks without EIP-1559 fees (e.g. a free-gas Besu network: 0).
+        self.gas_price_wei = gas_price_wei
 
     def __repr__(self) -> str:  # never show the key
         return f"<Chain {self.w3.provider!r} signer={self.signer}>"
@@ -112,11 +120,14 @@ class Chain:
     def _tx_fields(self) -> dict:
         if self._account is None:
             raise ChainMismatch("CHAIN_PRIVATE_KEY is not set; the hub cannot sign transactions")
-        return {
+        fields = {
             "from": self._account.address,
             "nonce": self.w3.eth.get_transaction_count(self._account.address, "pending"),
             "chainId": self.w3.eth.chain_id,
         }
+        if self.gas_price_wei is not None:
+            fields["gasPrice"] = self.gas_price_wei
+        return fields
 
     def _send(self, tx: dict):
         signed = self._account.sign_transaction(tx)
@@ -191,9 +202,12 @@ def reset_in_process() -> None:
     _in_process.clear()
 
 
-def connect(url: str, private_key: str | None, timeout: float = 10.0) -> Chain:
+def connect(
+    url: str, private_key: str | None, timeout: float = 10.0, gas_price_wei: int | None = None
+) -> Chain:
+    """A Chain on `url`; `timeout` bounds each JSON-RPC call, receipts get at least 60 s."""
     if url == IN_PROCESS:
         w3, key = in_process_chain()
         return Chain(w3, private_key or key, timeout=timeout)
     w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
-    return Chain(w3, private_key, timeout=max(timeout, 60.0))
+    return Chain(w3, private_key, timeout=max(timeout, 60.0), gas_price_wei=gas_price_wei)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
@@ -14,6 +14,7 @@ from hub.errors import NotAllowed, NotFound, ValidationFailed
 from hub.models import Role
 from hub.roles import has_role, is_hub_admin, provider_organisation_ids
 
+from . import merkle
 from .models import Action, AnchorBatch, Trace, TraceDataset
 from .services import pseudonym
 
@@ -81,21 +82,29 @@ ALIASES = {
 }
 
 
-def _when(name: str, value: str, end_of_day: bool = False) -> datetime:
-    moment = parse_datetime(value)
-    if moment is None:
-        day = parse_date(value)
-        if day is None:
-            raise ValidationFailed(
-                f"{name} must be a date (2026-11-22) or a date-time (2026-11-22T10:00:00Z).",
-                field=name,
-            )
-        moment = datetime.combine(day, datetime.max.time() if end_of_day else datetime.min.time())
-    if moment.tzinfo is None:
-        from datetime import UTC
+DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+BATCH_NUMBER = re.compile(r"^[0-9]{1,18}$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_FILTER_LENGTH = 200
 
-        moment = moment.replace(tzinfo=UTC)
-    return moment
+
+def _when(name: str, value: str, end_of_day: bool = False) -> datetime:
+    """A date (its start, or its end for `until`) or a date-time; naive means UTC."""
+    problem = ValidationFailed(
+        f"{name} must be a real date (2026-11-22) or date-time (2026-11-22T10:00:00Z).",
+        field=name,
+    )
+    try:
+        if DAY.match(value):
+            day = parse_date(value)
+            moment = datetime.combine(day, time.max if end_of_day else time.min)
+        else:
+            moment = parse_datetime(value)
+    except ValueError:  # well-formed but impossible: 2026-02-30, 25:00
+        raise problem from None
+    if moment is None:
+        raise problem
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_filters(params) -> TraceFilters:
@@ -104,6 +113,11 @@ def parse_filters(params) -> TraceFilters:
     for name, spellings in ALIASES.items():
         for spelling in spellings:
             value = (params.get(spelling) or "").strip()
+            if len(value) > MAX_FILTER_LENGTH or CONTROL.search(value):
+                raise ValidationFailed(
+                    f"{spelling} must be at most {MAX_FILTER_LENGTH} printable characters.",
+                    field=spelling,
+                )
             if value:
                 raw[name] = value
                 break
@@ -111,7 +125,7 @@ def parse_filters(params) -> TraceFilters:
     if action and action not in Action.values:
         raise ValidationFailed(f"action must be one of {', '.join(Action.values)}.", field="action")
     batch = raw.get("batch")
-    if batch is not None and not batch.isdigit():
+    if batch is not None and not BATCH_NUMBER.match(batch):
         raise ValidationFailed("batch must be a batch number.", field="batch")
     pending = raw.get("pending")
     if pending is not None and pending not in ("true", "false"):
@@ -206,3 +220,102 @@ def tracer_status() -> dict:
 
 def recent_batches(limit: int = 20) -> list[AnchorBatch]:
     return list(AnchorBatch.objects.select_related("contract").order_by("-number")[:limit])
+
+
+# --- For the HTTP API and the trace explorer (tracer/api, tracer/views) ----------------
+# Added after the functions above, which stay as they are: query checking that turns
+# every odd value into a 400, paging, who may post, and the local integrity check.
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 500
+MAX_PAGE = 1_000_000
+FILTER_NAMES = frozenset(spelling for spellings in ALIASES.values() for spelling in spellings)
+PAGING_NAMES = frozenset({"page", "page_size"})
+PAGE_NUMBER = re.compile(r"^[0-9]{1,7}$")
+
+
+def can_post_traces(user) -> bool:
+    """Trusted external components only: accounts holding the trace_writer role.
+
+    A hub administrator is not one: whoever records the hub's own actions must not
+    also be able to write arbitrary traces in the hub's name.
+    """
+    return bool(user and user.is_authenticated and has_role(user, Role.TRACE_WRITER))
+
+
+def trace_state(trace: Trace) -> str:
+    """Where the trace stands: "pending" (in no batch yet), "waiting_for_chain" or "anchored"."""
+    if trace.batch_id is None:
+        return "pending"
+    if trace.batch.status == AnchorBatch.Status.ANCHORED:
+        return "anchored"
+    return "waiting_for_chain"
+
+
+def locally_intact(trace: Trace) -> bool:
+    """The row still hashes to its recorded leaf, and its proof leads to its batch's root.
+
+    No chain call: with the batch's root checked against the chain (verification.
+    chain_marks), this is enough to say whether this one trace is verified.
+    """
+    leaf = trace.computed_leaf_hash()
+    if leaf != trace.leaf_hash:
+        return False
+    if trace.batch_id is None:
+        return True
+    path = [bytes.fromhex(p) for p in trace.proof or []]
+    return trace.leaf_index is not None and merkle.verify(
+        bytes.fromhex(leaf),
+        trace.leaf_index,
+        trace.batch.size,
+        path,
+        bytes.fromhex(trace.batch.root),
+    )
+
+
+def query_filters(params, *, also_allowed: frozenset[str] = PAGING_NAMES) -> TraceFilters:
+    """parse_filters() for a query string from outside: an unknown name is a 400 too."""
+    unknown = sorted(set(params.keys()) - FILTER_NAMES - also_allowed)
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown parameter {unknown[0]!r}; the filters are {', '.join(ALIASES)}.",
+            field=unknown[0],
+        )
+    return parse_filters(params)
+
+
+def query_page(params) -> tuple[int, int]:
+    """(page, page size) from ?page= and ?page_size=; a bad value is a 400."""
+
+    def number(name: str, high: int, default: int) -> int:
+        raw = (params.get(name) or "").strip()
+        if not raw:
+            return default
+        if not PAGE_NUMBER.match(raw) or not 1 <= int(raw) <= high:
+            raise ValidationFailed(f"{name} must be a whole number from 1 to {high}.", field=name)
+        return int(raw)
+
+    return number("page", MAX_PAGE, 1), number("page_size", MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)
+
+
+@dataclass(frozen=True)
+class TracePage:
+    traces: list[Trace]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * self.page_size + 1
+
+
+def trace_page(user, filters: TraceFilters, *, page: int, page_size: int) -> TracePage:
+    """One page of the traces the user may see, newest first, with batch and contract."""
+    traces = filtered_traces(user, filters).select_related("batch__contract")
+    start = (page - 1) * page_size
+    return TracePage(list(traces[start : start + page_size]), traces.count(), page, page_size)

@@ -126,13 +126,16 @@ def _unknown_batches(chain: Chain) -> list[Problem]:
 
 
 def chain_marks(chain: Chain | None, batches: list[AnchorBatch]) -> dict[int, str]:
-    """Per batch number: "verified", "mismatch" or "unreachable", for pages. Cached briefly,
+    """Per batch number: "verified", "mismatch", "unreachable" or "waiting" (not anchored
+    yet), for pages. Cached briefly,
     so a busy explorer page costs the chain one call per batch a minute."""
     marks = {}
     for batch in batches:
         key = f"tracer:mark:{batch.number}:{batch.root}"
         mark = cache.get(key)
-        if mark is None:
+        if batch.status != AnchorBatch.Status.ANCHORED:
+            mark = "waiting"
+        elif mark is None:
             if chain is None:
                 mark = "unreachable"
             else:

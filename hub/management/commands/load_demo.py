@@ -17,8 +17,12 @@ from django.db import transaction
 from django.db.models import ProtectedError
 
 from catalogue import demo_data
+from catalogue.models import Dataset
 from hub import services
 from hub.models import ApiToken, Organisation, Role, RoleAssignment
+from tracer import services as tracer
+from tracer.chain import ChainMismatch, ChainUnavailable
+from tracer.models import Action
 
 ORGANISATIONS = (
     {"slug": "la-fe", "name": "Hospital Universitari La Fe", "country": "ES"},
@@ -121,12 +125,39 @@ class Command(BaseCommand):
             created = demo_data.load(
                 specs, organisations=organisations, providers=providers, progress=self._progress
             )
+            if created:
+                self._sandbox_use_traces()
         elapsed = time.monotonic() - started
         if created:
             self.stdout.write(f"Created {created} demo datasets in {elapsed:.1f} s.")
         else:
             self.stdout.write(f"The {len(specs)} demo datasets were already loaded; nothing added.")
+        self._anchor()
         self._print_credentials(token)
+
+    def _sandbox_use_traces(self) -> None:
+        """What a sandbox's tool reports through the trace API: the project's work on data."""
+        published = Dataset.objects.filter(state=Dataset.State.PUBLISHED).order_by("created")
+        ids = [str(pk) for pk in published.values_list("pk", flat=True)[:6]]
+        for n, tool in enumerate((("jupyterlab", "4.6.6"), ("3d-slicer", "5.8.1"))):
+            tracer.record(
+                action=Action.USE_DATASETS,
+                caller=MACHINE_USERNAME,
+                user_id=f"{PROJECT_CODE.lower()}-member-{n + 1}",
+                dataset_ids=ids[n * 3 : n * 3 + 3],
+                tool_name=tool[0],
+                tool_version=tool[1],
+                subject_id=PROJECT_CODE,
+            )
+
+    def _anchor(self) -> None:
+        """Anchor the demo's traces now, so the explorer shows proofs from the start."""
+        try:
+            run = tracer.anchor_pending()
+        except (ChainUnavailable, ChainMismatch) as exc:
+            self.stdout.write(f"Traces not anchored yet ({exc}); the worker will retry.")
+            return
+        self.stdout.write(f"Tracer: {run}.")
 
     def _progress(self, done: int, total: int, created: int) -> None:
         if created:
