@@ -67,9 +67,11 @@ test: install system-deps node_modules/.installed
 	@source var/test-services.env; \
 	$(VENV)/bin/ruff check . && \
 	$(VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS) && \
-	echo "--- the catalogue again on SQLite (the embedded default) ---" && \
+	echo "--- the catalogue and the tracer again on SQLite (the embedded default) ---" && \
 	env -u DATABASE_URL $(VENV)/bin/pytest -p no:cacheprovider -q catalogue/tests/test_services.py \
-	  catalogue/tests/test_api.py catalogue/tests/test_views.py catalogue/tests/test_dcat.py; rc=$$?; \
+	  catalogue/tests/test_api.py catalogue/tests/test_views.py catalogue/tests/test_dcat.py \
+	  tracer/tests/test_services.py tracer/tests/test_commands.py tracer/tests/test_api.py \
+	  tracer/tests/test_views.py; rc=$$?; \
 	$(PY) tests/services.py stop; exit $$rc
 
 lint:

@@ -5,6 +5,10 @@ import pytest
 from catalogue import services
 from catalogue.models import Dataset, ZenodoSync
 from conftest import wait_until
+from tracer.chain import connect
+from tracer.models import AnchorBatch, Trace
+from tracer.tasks import anchor_pending_traces
+from tracer.verification import verify_all
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
@@ -46,3 +50,26 @@ def test_invalidation_closes_the_record_through_the_worker(
     assert deposition["metadata"]["access_right"] == "closed"
     dataset.refresh_from_db()
     assert dataset.doi  # a DOI is permanent
+
+
+def test_a_lifecycle_trace_is_anchored_on_chain_by_the_worker(
+    celery_worker, make_dataset, ganache, settings
+):
+    dataset = make_dataset("released")
+    trace = Trace.objects.get(dataset_refs__dataset_id=str(dataset.pk), details="RELEASE")
+
+    anchor_pending_traces.delay()
+
+    batch = wait_until(
+        lambda: (
+            AnchorBatch.objects.filter(traces=trace, status=AnchorBatch.Status.ANCHORED)
+            .exclude(tx_hash="")
+            .first()
+        ),
+        timeout=60,
+    )
+    chain = connect(ganache.url, settings.GANACHE_DEVELOPMENT_KEY)
+    on_chain = chain.anchored(batch.contract.address, batch.number)
+    assert (on_chain.root.hex(), on_chain.count) == (batch.root, batch.size)
+    assert chain.anchoring_tx(batch.contract.address, batch.number).tx_hash == batch.tx_hash
+    assert verify_all(chain).ok

@@ -17,7 +17,7 @@ from pathlib import Path
 import requests
 from eth_account import Account
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted
+from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +33,10 @@ class ChainUnavailable(Exception):
 
 class ChainMismatch(Exception):
     """The chain holds something other than what the hub recorded (reported loudly)."""
+
+
+class AnchorRefused(Exception):
+    """The contract would revert the anchoring (e.g. the batch id was anchored meanwhile)."""
 
 
 @cache
@@ -102,13 +106,21 @@ class Chain:
     def send_anchor(self, address: str, batch_id: int, root: bytes, count: int) -> str:
         """Send the anchoring transaction without waiting; returns its hash."""
         with _reachable():
-            tx = (
-                self.contract(address)
-                .functions.anchor(batch_id, root, count)
-                .build_transaction(self._tx_fields())
-            )
+            try:
+                tx = (
+                    self.contract(address)
+                    .functions.anchor(batch_id, root, count)
+                    .build_transaction(self._tx_fields())
+                )
+            except (ContractCustomError, ContractLogicError) as exc:
+                raise AnchorRefused(f"the contract refuses batch {batch_id}") from exc
             signed = self._account.sign_transaction(tx)
-            return Web3.to_hex(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+            try:
+                return Web3.to_hex(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+            except Web3RPCError as exc:
+                # "nonce too low", "underpriced", "already known": an earlier transaction of
+                # ours is still in the pool. Later, it is mined and the next run finds it.
+                raise ChainUnavailable(f"the node refused the transaction for now: {exc}") from None
 
     def wait(self, tx_hash: str) -> SentAnchor:
         with _reachable():
@@ -209,5 +221,10 @@ def connect(
     if url == IN_PROCESS:
         w3, key = in_process_chain()
         return Chain(w3, private_key or key, timeout=timeout)
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": timeout}))
+    # No retries inside web3 (it would try a hung node 5 times): Celery retries instead.
+    w3 = Web3(
+        Web3.HTTPProvider(
+            url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+        )
+    )
     return Chain(w3, private_key, timeout=max(timeout, 60.0), gas_price_wei=gas_price_wei)

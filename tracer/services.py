@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import hashlib
 import hmac
 import json
 import logging
 import re
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -20,7 +23,7 @@ from django.utils import timezone
 from hub.errors import ValidationFailed
 
 from . import canonical, merkle
-from .chain import Chain, ChainMismatch, ChainUnavailable, connect
+from .chain import AnchorRefused, Chain, ChainMismatch, ChainUnavailable, connect
 from .models import Action, AnchorBatch, ChainContract, Trace, TraceDataset, UpdateDetail
 
 logger = logging.getLogger(__name__)
@@ -31,15 +34,17 @@ IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,99}$")
 DETAIL = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
 TOOL_TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+ -]{0,49}$")
 HEX_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
+ANCHORING_LOCK_KEY = 0x6167_6F72_6174_7263  # "agoratrc": one advisory lock id for anchoring
 MAX_DATASETS = 1000
 MAX_RESOURCES = 10000
 DATASET_ACTIONS = {Action.CREATE_DATASET, Action.UPDATE_DATASET, Action.USE_DATASETS}
 
 
-def pseudonym(identifier: str) -> str:
-    """A stable pseudonymous id: only the hub, which holds the key, can link it to a user."""
+def pseudonym(identifier: str, kind: str = "user") -> str:
+    """A stable pseudonymous id: only the hub, which holds the key, can link it back."""
     key = settings.TRACER_PSEUDONYM_KEY.encode()
-    return hmac.new(key, b"user:" + identifier.encode(), hashlib.sha256).hexdigest()[:32]
+    message = f"{kind}:{identifier}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
 def user_pseudonym(user) -> str:
@@ -269,6 +274,46 @@ def anchor_pending(*, chain: Chain | None = None, max_batches: int | None = None
         if not settings.CHAIN_RPC_URL:
             return AnchorRun(note="no chain configured (CHAIN_RPC_URL); traces wait")
         chain = chain_from_settings()
+    with anchoring_lock() as mine:
+        if not mine:
+            return AnchorRun(note="another worker is anchoring; nothing to do here")
+        return _anchor_all(chain, max_batches)
+
+
+@contextmanager
+def anchoring_lock():
+    """One anchoring process at a time, so one signer, one nonce sequence, one contract.
+
+    PostgreSQL: a session advisory lock (freed when a killed worker's connection drops;
+    needs session pooling, not PgBouncer's transaction mode). SQLite, whose processes
+    share one machine: an flock next to the database (freed when the process dies).
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [ANCHORING_LOCK_KEY])
+            mine = cursor.fetchone()[0]
+        try:
+            yield mine
+        finally:
+            if mine:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [ANCHORING_LOCK_KEY])
+        return
+    path = Path(settings.VAR_DIR) / "tracer-anchoring.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _anchor_all(chain: Chain, max_batches: int | None) -> AnchorRun:
     run = AnchorRun()
     contract = current_contract(chain)
     while max_batches is None or len(run.anchored) < max_batches:
@@ -350,7 +395,7 @@ def _store_proofs(batch: AnchorBatch, seqs: list[int], proofs: list[list[str]]) 
 def _anchor_batch(chain: Chain, contract: ChainContract, batch_pk: int) -> bool:
     """Put one prepared batch's root on chain (or find it there). False if already done."""
     with transaction.atomic():
-        # Held across the chain calls: a second worker waits here, then finds it anchored.
+        # Belt and braces under the anchoring lock: a row lock held across the chain calls.
         batch = AnchorBatch.objects.select_for_update().get(pk=batch_pk)
         if batch.status == AnchorBatch.Status.ANCHORED:
             return False
@@ -358,14 +403,7 @@ def _anchor_batch(chain: Chain, contract: ChainContract, batch_pk: int) -> bool:
         sent = None
         found = chain.anchored(contract.address, batch.number)
         if found is None:
-            tx_hash = chain.send_anchor(contract.address, batch.number, root, batch.size)
-            try:
-                # Mined and not reverted: the contract stored exactly this root and count.
-                sent = chain.wait(tx_hash)
-            except ChainMismatch:  # reverted: someone anchored this id meanwhile
-                found = chain.anchored(contract.address, batch.number)
-                if found is None:
-                    raise
+            sent, found = _send(chain, contract, batch, root)
         if sent is None:  # anchored earlier (a run that died, another worker): check it
             if found.root != root or found.count != batch.size:
                 raise ChainMismatch(
@@ -382,6 +420,22 @@ def _anchor_batch(chain: Chain, contract: ChainContract, batch_pk: int) -> bool:
         batch.last_error = ""
         batch.save()
     return True
+
+
+def _send(chain: Chain, contract: ChainContract, batch: AnchorBatch, root: bytes):
+    """(our receipt, None), or (None, what the chain holds) when the contract refuses
+    because a transaction of a run that died anchored this batch id meanwhile."""
+    try:
+        tx_hash = chain.send_anchor(contract.address, batch.number, root, batch.size)
+        # Mined and not reverted: the contract stored exactly this root and count.
+        return chain.wait(tx_hash), None
+    except (AnchorRefused, ChainMismatch):
+        found = chain.anchored(contract.address, batch.number)
+        if found is None:
+            raise ChainMismatch(
+                f"the contract refuses batch {batch.number}, yet holds no root for it"
+            ) from None
+        return None, found
 
 
 def _note_failure(batch_pk: int, exc: Exception) -> None:

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
 
 from hub.health import check_tracer
 from tracer import services
-from tracer.models import Action, ChainContract
-
-
-def record(n: int) -> None:
-    for i in range(n):
-        with transaction.atomic():
-            services.record(action=Action.HARVEST, caller="hub.harvester", dataset_ids=[f"d{i}"])
+from tracer.models import ChainContract
+from tracer.tests.factories import record_use
 
 
 @pytest.mark.django_db
@@ -33,7 +27,7 @@ def test_tracer_contract_deploys_once_and_names_the_address(in_process_chain, ca
 @pytest.mark.django_db
 def test_anchor_traces_reports_what_it_anchored(in_process_chain, capsys, settings):
     settings.TRACER_BATCH_SIZE = 2
-    record(3)
+    record_use(3)
 
     call_command("anchor_traces")
 
@@ -44,7 +38,7 @@ def test_anchor_traces_reports_what_it_anchored(in_process_chain, capsys, settin
 def test_anchor_traces_with_the_chain_down_says_nothing_is_lost(settings):
     settings.CHAIN_RPC_URL = "http://127.0.0.1:9"  # nothing listens on the discard port
     settings.CHAIN_TIMEOUT_SECONDS = 1
-    record(1)
+    record_use(1)
 
     with pytest.raises(CommandError, match="chain node unreachable.*nothing is lost"):
         call_command("anchor_traces")
@@ -53,7 +47,7 @@ def test_anchor_traces_with_the_chain_down_says_nothing_is_lost(settings):
 
 @pytest.mark.django_db
 def test_healthz_tracer_check_shows_the_backlog(in_process_chain):
-    record(2)
+    record_use(2)
     before = check_tracer()
     services.anchor_pending()
     after = check_tracer()

@@ -9,23 +9,8 @@ from catalogue import services as catalogue
 from hub.errors import ValidationFailed
 from tracer import merkle, services
 from tracer.models import Action, AnchorBatch, Trace
+from tracer.tests.factories import record_use
 from tracer.verification import verify_all
-
-
-def record_use(n: int = 1, **overrides) -> list[Trace]:
-    traces = []
-    for i in range(n):
-        with transaction.atomic():
-            fields = {
-                "action": Action.USE_DATASETS,
-                "caller": "sandbox-tool",
-                "user_id": f"researcher-{i}",
-                "dataset_ids": [f"ds-{i}"],
-                "tool_name": "jupyter",
-                "tool_version": "4.6",
-            } | overrides
-            traces.append(services.record(**fields))
-    return traces
 
 
 @pytest.mark.django_db
