@@ -3,6 +3,7 @@ and the fixed buckets for age and number of subjects."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -77,3 +78,14 @@ def facet_key(facet: str, value: str) -> str:
 def facet_keys(dataset: Dataset) -> dict[str, bool]:
     """The value of Dataset.facet_keys for the dataset's current fields."""
     return {facet_key(f, v): True for f, v in sorted(facet_values(dataset))}
+
+
+def age_rows(buckets: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Every decade bucket in order, with zeros where no dataset covers it."""
+    counts = dict(buckets)
+    labels = [
+        f"{start}-{start + AGE_BUCKET_WIDTH - 1}"
+        for start in range(0, AGE_BUCKET_LIMIT, AGE_BUCKET_WIDTH)
+    ]
+    labels.append(f"{AGE_BUCKET_LIMIT}+")
+    return [(label, int(counts.get(label, 0))) for label in labels]

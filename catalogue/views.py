@@ -17,12 +17,13 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from hub import charts
 from hub.errors import DomainError, NotAllowed, ValidationFailed, require
 from hub.models import Organisation
 from hub.roles import can_manage_organisation, provider_organisations
 
-from . import charts, selectors, services
-from .facets import SEXES, VALUE_FACETS
+from . import selectors, services
+from .facets import SEXES, VALUE_FACETS, age_rows
 from .forms import FROZEN_NOTE, DatasetForm
 from .models import AccessRights, Dataset
 from .search import FILTER_PARAMS, MAX_QUERY_LENGTH, SearchParams, parse_search
@@ -199,7 +200,7 @@ def _charts(facets: dict) -> list[charts.Chart]:
         charts.histogram(
             "chart-age",
             "Datasets covering each age group",
-            charts.age_rows(age),
+            age_rows(age),
             axis_label="Age (years, by decade)",
             label_heading="Age (years)",
         ),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from hub.errors import NotAllowed, NotFound, ValidationFailed
@@ -319,3 +321,43 @@ def trace_page(user, filters: TraceFilters, *, page: int, page_size: int) -> Tra
     traces = filtered_traces(user, filters).select_related("batch__contract")
     start = (page - 1) * page_size
     return TracePage(list(traces[start : start + page_size]), traces.count(), page, page_size)
+
+
+# --- For the explorer's charts -----------------------------------------------------------
+
+CHART_DAYS = 14
+
+
+def _chart_label(action: str, details: str) -> str:
+    """ "release", "use", "create": short enough for a chart's label column."""
+    if details:
+        return details.lower().removesuffix("_updated")
+    return action.lower().removesuffix("_datasets").removesuffix("_dataset")
+
+
+def counts_by_action(traces: QuerySet[Trace]) -> list[tuple[str, int]]:
+    """How many of these traces per action (UPDATE_DATASET by its detail), most first."""
+    rows = traces.order_by().values("action", "details").annotate(n=Count("pk"))
+    counts: dict[str, int] = {}
+    for row in rows:
+        label = _chart_label(row["action"], row["details"])
+        counts[label] = counts.get(label, 0) + row["n"]
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def counts_by_day(traces: QuerySet[Trace], days: int = CHART_DAYS) -> list[tuple[str, int]]:
+    """Traces recorded on each of the last `days` days (UTC), oldest first, zeros included."""
+    today = timezone.now().date()
+    first = today - timedelta(days=days - 1)
+    rows = (
+        traces.order_by()
+        .filter(recorded_at__date__gte=first)
+        .annotate(day=TruncDate("recorded_at"))
+        .values("day")
+        .annotate(n=Count("pk"))
+    )
+    counts = {row["day"]: row["n"] for row in rows}
+    return [
+        ((first + timedelta(days=i)).isoformat(), counts.get(first + timedelta(days=i), 0))
+        for i in range(days)
+    ]

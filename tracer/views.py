@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 
+from hub import charts
 from hub.errors import ValidationFailed, require
 
 from . import canonical, selectors, services, verification
@@ -147,6 +148,28 @@ def _page_links(request, form, page: selectors.TracePage) -> list[dict]:
     return links
 
 
+def _charts(traces) -> list[charts.Chart]:
+    drawn = [
+        charts.histogram(
+            "chart-days",
+            f"Traces recorded per day, last {selectors.CHART_DAYS} days (UTC)",
+            selectors.counts_by_day(traces),
+            axis_label="Day of the month",
+            label_heading="Day",
+            tick=lambda day: day[-2:],
+        ),
+        charts.horizontal_bars(
+            "chart-actions",
+            "Traces by action",
+            selectors.counts_by_action(traces),
+            label_heading="Action",
+        ),
+    ]
+    for chart in drawn:
+        chart.value_heading = "Traces"
+    return drawn
+
+
 @login_required
 def explorer(request: HttpRequest) -> HttpResponse:
     require(selectors.can_explore_traces(request.user), NOT_YOURS)
@@ -166,6 +189,7 @@ def explorer(request: HttpRequest) -> HttpResponse:
         context |= {"error": exc.message, "error_field": _form_field(exc.details.get("field", ""))}
         return render(request, "tracer/explorer.html", context, status=400)
     page = selectors.trace_page(request.user, filters, page=number, page_size=size)
+    context["charts"] = _charts(selectors.filtered_traces(request.user, filters))
     recent = selectors.recent_batches(RECENT_BATCHES)
     batches = {b.number: b for b in recent}
     batches |= {t.batch.number: t.batch for t in page.traces if t.batch_id}

@@ -8,7 +8,9 @@ import re
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
+from catalogue import services as catalogue
 from conftest import make_user
 from hub.models import Role
 from tracer import services
@@ -225,3 +227,19 @@ def test_the_traces_link_is_shown_to_those_who_may_explore(
         assert f'href="{EXPLORER}"' in text(as_(user).get(search))
     for user in (researcher, None):
         assert f'href="{EXPLORER}"' not in text(as_(user).get(search))
+
+
+def test_charts_show_the_visible_traces_by_action_and_by_day(
+    make_dataset, provider_a, provider_b, org_b
+):
+    for _ in range(2):
+        catalogue.release_dataset(dataset=make_dataset(), by=provider_a)
+    make_dataset(organisation=org_b, by=provider_b)  # another organisation's: not counted
+
+    html = text(as_(provider_a).get(EXPLORER))
+
+    actions = re.search(r'<svg class="chart" id="chart-actions".*?</svg>', html, re.S).group(0)
+    assert "<title>create: 2</title>" in actions and "<title>release: 2</title>" in actions
+    days = re.search(r'<svg class="chart" id="chart-days".*?</svg>', html, re.S).group(0)
+    assert f"<title>{timezone.now().date().isoformat()}: 4</title>" in days
+    assert '<th scope="col">Traces</th>' in html  # the charts' tables for screen readers

@@ -1,6 +1,6 @@
 """Small SVG charts drawn on the server, so the pages need no JavaScript.
 
-Each chart is a `Chart`: the SVG markup plus the rows it shows, which the
+Shared by every app's pages. Each chart is a `Chart`: the SVG markup plus the rows it shows, which the
 templates also render as a visually hidden table for screen readers. Colours
 come from the stylesheet (classes `chart-bar`, `chart-label`...), with plain
 fill attributes as a fallback when the SVG is seen on its own.
@@ -8,13 +8,11 @@ fill attributes as a fallback when the SVG is seen on its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-
-from .facets import AGE_BUCKET_LIMIT, AGE_BUCKET_WIDTH
 
 BAR_FILL = "#1f5f8b"
 TEXT_FILL = "#1b1f24"
@@ -100,17 +98,6 @@ def horizontal_bars(
     return chart
 
 
-def age_rows(buckets: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
-    """Every decade bucket in order, with zeros where no dataset covers it."""
-    counts = dict(buckets)
-    labels = [
-        f"{start}-{start + AGE_BUCKET_WIDTH - 1}"
-        for start in range(0, AGE_BUCKET_LIMIT, AGE_BUCKET_WIDTH)
-    ]
-    labels.append(f"{AGE_BUCKET_LIMIT}+")
-    return [(label, int(counts.get(label, 0))) for label in labels]
-
-
 def histogram(
     chart_id: str,
     title: str,
@@ -120,8 +107,10 @@ def histogram(
     height: int = 150,
     axis_label: str = "",
     label_heading: str = "Value",
+    tick: Callable[[str], str] = lambda label: label.split("-")[0],
 ) -> Chart:
-    """Vertical bars side by side, labelled by the start of each bucket ("40" for "40-49")."""
+    """Vertical bars side by side, each labelled by `tick` of its label (by default the
+    start of a bucket: "40" for "40-49")."""
     rows = [(str(label), int(n)) for label, n in rows]
     top = max((n for _, n in rows), default=0) or 1
     bottom_room = 34 if axis_label else 20
@@ -138,7 +127,7 @@ def histogram(
         bar = plot_height * n / top
         x = i * slot + (slot - bar_width) / 2
         centre = i * slot + slot / 2
-        tick = label.split("-")[0]
+        short = tick(label)
         body.append(
             f"<g><title>{escape(label)}: {n}</title>"
             f'<rect class="chart-bar" x="{_fmt(x)}" y="{_fmt(baseline - bar)}" '
@@ -150,7 +139,7 @@ def histogram(
                 else ""
             )
             + f'<text class="chart-label" x="{_fmt(centre)}" y="{baseline + 13}" '
-            f'text-anchor="middle" font-size="10" fill="{TEXT_FILL}">{escape(tick)}</text></g>'
+            f'text-anchor="middle" font-size="10" fill="{TEXT_FILL}">{escape(short)}</text></g>'
         )
     if axis_label:
         body.append(
