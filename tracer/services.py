@@ -265,10 +265,11 @@ def current_contract(chain: Chain) -> ChainContract:
 def anchor_pending(*, chain: Chain | None = None, max_batches: int | None = None) -> AnchorRun:
     """Anchor every pending trace, batch by batch, oldest first. Safe to run anywhere, often.
 
-    A batch is prepared (its traces, root and proofs committed) before the chain is
-    called, and a prepared batch is always finished before a new one is built; the
-    contract takes each batch id once. So a worker killed at any point, a chain that
-    is down, or two workers at once never lose a trace nor anchor one twice.
+    One process anchors at a time (anchoring_lock); another returns at once. A batch
+    is prepared (its traces, root and proofs committed) before the chain is called, and
+    a prepared batch is always finished before a new one is built; the contract takes
+    each batch id once. So a worker killed at any point, a chain that is down, or two
+    workers at once never lose a trace nor anchor one twice.
     """
     if chain is None:
         if not settings.CHAIN_RPC_URL:
@@ -393,32 +394,36 @@ def _store_proofs(batch: AnchorBatch, seqs: list[int], proofs: list[list[str]]) 
 
 
 def _anchor_batch(chain: Chain, contract: ChainContract, batch_pk: int) -> bool:
-    """Put one prepared batch's root on chain (or find it there). False if already done."""
-    with transaction.atomic():
-        # Belt and braces under the anchoring lock: a row lock held across the chain calls.
-        batch = AnchorBatch.objects.select_for_update().get(pk=batch_pk)
-        if batch.status == AnchorBatch.Status.ANCHORED:
-            return False
-        root = bytes.fromhex(batch.root)
-        sent = None
-        found = chain.anchored(contract.address, batch.number)
-        if found is None:
-            sent, found = _send(chain, contract, batch, root)
-        if sent is None:  # anchored earlier (a run that died, another worker): check it
-            if found.root != root or found.count != batch.size:
-                raise ChainMismatch(
-                    f"batch {batch.number} is anchored on chain with root {found.root.hex()} "
-                    f"and {found.count} traces, but the hub holds root {batch.root} "
-                    f"and {batch.size} traces"
-                )
-            sent = chain.anchoring_tx(contract.address, batch.number)
-        batch.status = AnchorBatch.Status.ANCHORED
-        batch.contract = contract
-        batch.tx_hash = sent.tx_hash if sent else ""
-        batch.block_number = sent.block_number if sent else None
-        batch.anchored_at = timezone.now()
-        batch.last_error = ""
-        batch.save()
+    """Put one prepared batch's root on chain (or find it there). False if already done.
+
+    Runs under the anchoring lock, so no other process works on this batch; the chain
+    calls happen outside any database transaction, so a slow node never holds a lock
+    that recording (an action's transaction) would wait for.
+    """
+    batch = AnchorBatch.objects.get(pk=batch_pk)
+    if batch.status == AnchorBatch.Status.ANCHORED:
+        return False
+    root = bytes.fromhex(batch.root)
+    sent = None
+    found = chain.anchored(contract.address, batch.number)
+    if found is None:
+        sent, found = _send(chain, contract, batch, root)
+    if sent is None:  # anchored earlier (a run that died): check it is ours
+        if found.root != root or found.count != batch.size:
+            raise ChainMismatch(
+                f"batch {batch.number} is anchored on chain with root {found.root.hex()} "
+                f"and {found.count} traces, but the hub holds root {batch.root} "
+                f"and {batch.size} traces"
+            )
+        sent = chain.anchoring_tx(contract.address, batch.number)
+    AnchorBatch.objects.filter(pk=batch_pk, status=AnchorBatch.Status.PREPARED).update(
+        status=AnchorBatch.Status.ANCHORED,
+        contract=contract,
+        tx_hash=sent.tx_hash if sent else "",
+        block_number=sent.block_number if sent else None,
+        anchored_at=timezone.now(),
+        last_error="",
+    )
     return True
 
 
