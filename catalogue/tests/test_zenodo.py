@@ -18,7 +18,9 @@ from django.utils import timezone
 from catalogue import services, tasks, zenodo_sync
 from catalogue.models import Dataset, LifecycleEvent, ZenodoSync
 from catalogue.zenodo import ZenodoClient, ZenodoError, ZenodoUnavailable
+from hub.models import Role, RoleAssignment
 from tests.fakes.zenodo_server import FakeZenodo
+from tracer.models import Trace
 
 TOKEN_A = "zenodo-token-of-hospital-a"
 TOKEN_B = "zenodo-token-of-someone-else"
@@ -82,6 +84,28 @@ def test_publishing_mints_a_doi_for_the_metadata_record(published, zenodo, api):
     assert body["zenodo"] is None
     page = api.anonymous().get(dataset.get_absolute_url())
     assert dataset.doi in page.content.decode()
+
+
+def test_a_registered_doi_leaves_a_pid_updated_trace_and_a_later_sync_no_second_one(
+    published, zenodo
+):
+    def pid_traces():
+        return Trace.objects.filter(
+            dataset_refs__dataset_id=str(published.pk), details="PID_UPDATED"
+        )
+
+    assert not pid_traces().exists()
+    dataset = synced(published)
+    services.update_dataset(dataset=dataset, by=_provider(dataset), contact_name="Data steward")
+    synced(dataset)  # the record is updated; the DOI stays the same
+
+    (trace,) = pid_traces()
+    assert trace.action == "UPDATE_DATASET" and trace.caller == "hub.catalogue"
+    assert trace.user_pseudonym == ""  # the hub's worker did it, not a person
+
+
+def _provider(dataset):
+    return RoleAssignment.objects.get(role=Role.PROVIDER, organisation=dataset.organisation).user
 
 
 def test_the_record_describes_the_dataset_and_points_to_its_page(published, zenodo):

@@ -38,6 +38,38 @@ def test_each_lifecycle_action_leaves_one_trace_with_its_detail(make_dataset, pr
 
 
 @pytest.mark.django_db
+def test_a_new_version_and_draft_edits_are_traced_with_their_metadata_hash(
+    make_dataset, provider_a
+):
+    first = make_dataset(state="published")
+    draft = catalogue.create_new_version(dataset=first, by=provider_a)
+    created = Trace.objects.get(dataset_refs__dataset_id=str(draft.pk))
+    catalogue.update_dataset(dataset=draft, by=provider_a, title="Lung CT, second release")
+    edited = Trace.objects.get(dataset_refs__dataset_id=str(draft.pk), details="METADATA_UPDATED")
+
+    assert (created.action, created.subject_id) == ("CREATE_DATASET", str(first.pk))
+    before = {r["id"]: r["hash"] for r in created.resources}
+    after = {r["id"]: r["hash"] for r in edited.resources}
+    assert set(after) == {"metadata"} and after["metadata"] != before["metadata"]
+
+
+@pytest.mark.django_db
+def test_study_ids_reach_the_trace_only_as_keyed_pseudonyms(make_dataset):
+    studies = [{"id": "ACC-20260001", "sha3_256": "ab" * 32}]
+    dataset = make_dataset(studies=studies)
+
+    trace = Trace.objects.get(dataset_refs__dataset_id=str(dataset.pk))
+
+    assert "ACC-20260001" not in str(trace.resources)
+    assert (
+        services.hash_resource(
+            "study:" + services.pseudonym("ACC-20260001", kind="study"), "ab" * 32
+        )
+        in trace.resources
+    )
+
+
+@pytest.mark.django_db
 def test_an_action_that_fails_leaves_no_trace_and_a_trace_never_outlives_its_action(
     make_dataset, provider_a
 ):
