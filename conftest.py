@@ -77,11 +77,21 @@ def hub_admin(django_user_model):
 
 class ActingClient(APIClient):
     def as_(self, user):
+        self.credentials()
         self.force_authenticate(user=user)
         return self
 
     def anonymous(self):
+        self.credentials()
         self.force_authenticate(user=None)
+        return self
+
+    def with_token(self, user):
+        """As `user`, authenticated the way machines are: a real API token in the header."""
+        from hub.services import create_api_token
+
+        self.force_authenticate(user=None)
+        self.credentials(HTTP_AUTHORIZATION="Token " + create_api_token(username=user.username))
         return self
 
 
@@ -199,6 +209,14 @@ def celery_worker(django_db_setup, django_db_blocker, zenodo_service, ganache):
     yield proc
     proc.terminate()
     proc.wait(timeout=20)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (the tracer caches chain checks briefly)."""
+    from django.core.cache import cache
+
+    cache.clear()
 
 
 @pytest.fixture

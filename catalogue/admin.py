@@ -28,6 +28,10 @@ class DatasetAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        # A dataset leaves by invalidation (traced, with a tombstone), never by deletion.
+        return False
+
 
 @admin.register(ZenodoSync)
 class ZenodoSyncAdmin(admin.ModelAdmin):

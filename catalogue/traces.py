@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tracer.models import Action as TraceAction
 from tracer.models import UpdateDetail
-from tracer.services import hash_resource, metadata_hash, pseudonym, record
+from tracer.services import hash_resource, metadata_hash, record
 
 from .models import Dataset, LifecycleEvent
 
@@ -28,15 +28,13 @@ def _metadata_resource(dataset: Dataset) -> dict:
 
 
 def _resources(dataset: Dataset) -> list[dict]:
-    """The metadata hash and the SHA3-256 of each study the provider listed."""
-    # A study's id is keyed like a user id: a provider's id may be an accession number,
-    # and the trace (with its public proof) must not show it; the hub can still link it.
-    studies = [
-        hash_resource("study:" + pseudonym(study["id"], kind="study"), study["sha3_256"])
-        for study in dataset.studies or []
-        if isinstance(study, dict) and study.get("id") and study.get("sha3_256")
-    ]
-    return [_metadata_resource(dataset), *studies]
+    """The metadata hash, and one hash over the provider's study list (ids with their
+    SHA3-256): it commits to every study without showing a study id, which may be an
+    accession number, and stays one entry however many studies there are."""
+    resources = [_metadata_resource(dataset)]
+    if dataset.studies:
+        resources.append(hash_resource("studies", metadata_hash({"studies": dataset.studies})))
+    return resources
 
 
 def trace_lifecycle(

@@ -21,6 +21,10 @@ def create_api_token(*, username: str, name: str = "", machine_role: str | None 
                 raise ValueError(
                     f"unknown role {machine_role!r}; choose from {', '.join(Role.values)}"
                 )
+            if machine_role == Role.TRACE_WRITER and username.lower().startswith("hub."):
+                raise ValueError(
+                    f"{username!r}: names starting with 'hub.' are the hub's own trace callers"
+                )
             if machine_role == Role.TRACE_WRITER and not TRACE_CALLER.match(username):
                 # Its username becomes the `caller` of the traces it posts, which must be
                 # an identifier (tracer.services.IDENTIFIER).

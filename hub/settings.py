@@ -185,10 +185,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalogue.tasks.retry_pending_zenodo_syncs",
         "schedule": float(env("AGORA_ZENODO_RETRY_SECONDS", "60")),
     },
-    "anchor-pending-traces": {
-        "task": "tracer.tasks.anchor_pending_traces",
-        "schedule": float(env("TRACER_MAX_DELAY_SECONDS", "30")),
-    },
 }
 
 # --- DOIs ----------------------------------------------------------------------------
@@ -213,6 +209,10 @@ TRACER_CONTRACT_ADDRESS = env("TRACER_CONTRACT_ADDRESS")
 TRACER_BATCH_SIZE = int(env("TRACER_BATCH_SIZE", "1000"))
 # A recorded trace is anchored within about this many seconds (the worker's schedule).
 TRACER_MAX_DELAY_SECONDS = float(env("TRACER_MAX_DELAY_SECONDS", "30"))
+CELERY_BEAT_SCHEDULE["anchor-pending-traces"] = {
+    "task": "tracer.tasks.anchor_pending_traces",
+    "schedule": TRACER_MAX_DELAY_SECONDS,
+}
 # Keys the pseudonymous user ids in traces; derived from SECRET_KEY unless set.
 TRACER_PSEUDONYM_KEY = env("TRACER_PSEUDONYM_KEY") or f"tracer-pseudonym:{SECRET_KEY}"
 

@@ -17,14 +17,30 @@ from pathlib import Path
 import requests
 from eth_account import Account
 from web3 import Web3
-from web3.exceptions import ContractCustomError, ContractLogicError, TimeExhausted, Web3RPCError
+from web3.exceptions import (
+    BadFunctionCallOutput,
+    BadResponseFormat,
+    ContractCustomError,
+    ContractLogicError,
+    TimeExhausted,
+    Web3RPCError,
+)
 
 logger = logging.getLogger(__name__)
 
 ARTIFACT = Path(__file__).parent / "contracts" / "TraceAnchor.json"
 IN_PROCESS = "eth-tester://"
-# What a node that is down, restarting or overloaded raises through web3.
-UNREACHABLE = (requests.exceptions.RequestException, ConnectionError, OSError, TimeExhausted)
+# What a node that is down, restarting, overloaded or answering with a JSON-RPC error
+# raises through web3: all mean "not now" to the tracer, which retries.
+UNREACHABLE = (
+    requests.exceptions.RequestException,
+    ConnectionError,
+    OSError,
+    TimeExhausted,
+    Web3RPCError,
+    BadResponseFormat,
+    BadFunctionCallOutput,
+)
 
 
 class ChainUnavailable(Exception):
@@ -147,6 +163,11 @@ class Chain:
         return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=self.timeout)
 
     # --- reading ---------------------------------------------------------------------
+    def owner(self, address: str) -> str:
+        """The account that may anchor on this contract (its deployer)."""
+        with _reachable():
+            return self.contract(address).functions.owner().call()
+
     def anchored(self, address: str, batch_id: int) -> AnchoredBatch | None:
         with _reachable():
             root, count, at = self.contract(address).functions.batch(batch_id).call()

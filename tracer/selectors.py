@@ -102,11 +102,12 @@ def _when(name: str, value: str, end_of_day: bool = False) -> datetime:
             moment = datetime.combine(day, time.max if end_of_day else time.min)
         else:
             moment = parse_datetime(value)
-    except ValueError:  # well-formed but impossible: 2026-02-30, 25:00
+        if moment is None:
+            raise problem
+        # In UTC here: year 1 at +05:00 is out of range, a 400 rather than the database's 500.
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # well-formed but impossible: 2026-02-30, 25:00
         raise problem from None
-    if moment is None:
-        raise problem
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_filters(params) -> TraceFilters:

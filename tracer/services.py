@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -30,10 +30,10 @@ logger = logging.getLogger(__name__)
 
 # Every free-form value a trace can hold is an identifier: nothing else gets in,
 # so no name, e-mail or sentence can end up on chain.
-IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+-]{0,99}$")
-DETAIL = re.compile(r"^[A-Z][A-Z0-9_]{0,31}$")
-TOOL_TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/+ -]{0,49}$")
-HEX_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
+IDENTIFIER = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._:/+-]{0,99}\Z")
+DETAIL = re.compile(r"\A[A-Z][A-Z0-9_]{0,31}\Z")
+TOOL_TEXT = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._:/+ -]{0,49}\Z")
+HEX_HASH = re.compile(r"\A[0-9a-fA-F]{64}\Z")
 ANCHORING_LOCK_KEY = 0x6167_6F72_6174_7263  # "agoratrc": one advisory lock id for anchoring
 MAX_DATASETS = 1000
 MAX_RESOURCES = 10000
@@ -235,6 +235,21 @@ class AnchorRun:
         return f"anchored {self.traces} traces in {batches} batch{'' if batches == 1 else 'es'}"
 
 
+def signer_address() -> str:
+    """The hub's signing account (its address only), or "" without a key."""
+    from eth_account import Account
+
+    key = settings.CHAIN_PRIVATE_KEY
+    return Account.from_key(key).address if key else ""
+
+
+def reading_chain(timeout: float = 3.0) -> Chain | None:
+    """A chain for pages: no signing key, a short timeout; None when none is configured."""
+    if not settings.CHAIN_RPC_URL:
+        return None
+    return connect(settings.CHAIN_RPC_URL, None, min(timeout, settings.CHAIN_TIMEOUT_SECONDS))
+
+
 def chain_from_settings() -> Chain:
     return connect(
         settings.CHAIN_RPC_URL, settings.CHAIN_PRIVATE_KEY, settings.CHAIN_TIMEOUT_SECONDS
@@ -248,6 +263,10 @@ def current_contract(chain: Chain) -> ChainContract:
     if address:
         if not chain.has_code(address):
             raise ChainMismatch(f"TRACER_CONTRACT_ADDRESS {address} holds no contract")
+        if chain.signer and chain.owner(address).lower() != chain.signer.lower():
+            raise ChainMismatch(
+                f"TRACER_CONTRACT_ADDRESS {address} belongs to another account than the hub's"
+            )
         contract, _ = ChainContract.objects.get_or_create(
             chain_id=chain_id, genesis_hash=genesis, address=address
         )
@@ -297,8 +316,11 @@ def anchoring_lock():
             yield mine
         finally:
             if mine:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [ANCHORING_LOCK_KEY])
+                try:
+                    with connection.cursor() as cursor:
+                        cursor.execute("SELECT pg_advisory_unlock(%s)", [ANCHORING_LOCK_KEY])
+                except DatabaseError:  # e.g. inside an aborted transaction:
+                    connection.close()  # ending the session frees its lock
         return
     path = Path(settings.VAR_DIR) / "tracer-anchoring.lock"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.cache import cache
 
 from . import merkle
@@ -40,10 +41,34 @@ def _on_chain(chain: Chain, batch: AnchorBatch) -> AnchoredBatch | None:
     return chain.anchored(batch.contract.address, batch.number)
 
 
+def contract_problem(chain: Chain, address: str) -> str:
+    """Why a contract is not one the hub anchors on ("" if it is): the address pinned in
+    settings, else a contract whose owner is the hub's own signing account. (A row changed
+    to point a batch at a contract someone else deployed must not pass.)"""
+    pinned = settings.TRACER_CONTRACT_ADDRESS
+    if pinned and address.lower() != pinned.lower():
+        return f"contract {address} is not the pinned TRACER_CONTRACT_ADDRESS {pinned}"
+    owner = chain.owner(address)
+    signer = chain.signer or settings_signer()
+    if signer and owner.lower() != signer.lower():
+        return f"contract {address} belongs to {owner}, not to the hub's account {signer}"
+    return ""
+
+
+def settings_signer() -> str:
+    from .services import signer_address
+
+    return signer_address()
+
+
 def batch_problem(chain: Chain, batch: AnchorBatch) -> tuple[AnchoredBatch | None, str]:
     """The batch as the chain holds it, and what is wrong with it ("" if nothing)."""
     found = _on_chain(chain, batch)
     where = f"contract {batch.contract.address}" if batch.contract else "no contract"
+    if found is not None:
+        foreign = contract_problem(chain, batch.contract.address)
+        if foreign:
+            return None, f"batch {batch.number}: {foreign}"
     if found is None:
         return None, f"batch {batch.number} is not on chain ({where}); was the chain reset?"
     if found.root.hex() != batch.root or found.count != batch.size:
@@ -105,15 +130,34 @@ def verify_all(chain: Chain) -> Report:
 
 
 def _unknown_batches(chain: Chain) -> list[Problem]:
-    """Batches anchored on chain by the hub's contracts that the hub no longer has."""
+    """Batches anchored on chain by the hub's contracts that the hub no longer has, or
+    holds with another root."""
     chain_id, genesis = chain.identity()
-    known = set(AnchorBatch.objects.values_list("number", flat=True))
+    known = {
+        number: (root, contract_id)
+        for number, root, contract_id in AnchorBatch.objects.values_list(
+            "number", "root", "contract_id"
+        )
+    }
     problems = []
     for contract in ChainContract.objects.filter(chain_id=chain_id, genesis_hash=genesis):
-        if not chain.has_code(contract.address):
+        if not chain.has_code(contract.address) or contract_problem(chain, contract.address):
             continue
         for event in chain.anchored_events(contract.address):
-            if event["batch_id"] not in known:
+            held, held_on = known.get(event["batch_id"], (None, None))
+            # On its own contract a batch's root is checked above; here the case where
+            # the hub's row points elsewhere while this contract holds another root.
+            if held is not None and held_on != contract.pk and held != event["root"]:
+                problems.append(
+                    Problem(
+                        "batch",
+                        str(event["batch_id"]),
+                        f"batch {event['batch_id']} is anchored on chain (contract "
+                        f"{contract.address}, tx {event['tx_hash']}) with root {event['root']}, "
+                        f"the hub holds root {held}",
+                    )
+                )
+            elif held is None:
                 problems.append(
                     Problem(
                         "batch",
@@ -123,6 +167,9 @@ def _unknown_batches(chain: Chain) -> list[Problem]:
                     )
                 )
     return problems
+
+
+CHAIN_DOWN_KEY = "tracer:chain-unreachable"
 
 
 def chain_marks(chain: Chain | None, batches: list[AnchorBatch]) -> dict[int, str]:
@@ -136,14 +183,17 @@ def chain_marks(chain: Chain | None, batches: list[AnchorBatch]) -> dict[int, st
         if batch.status != AnchorBatch.Status.ANCHORED:
             mark = "waiting"
         elif mark is None:
-            if chain is None:
+            # Once the node has failed, ask it nothing more for a while: a hung node must
+            # not cost a page one timeout per batch shown.
+            if chain is None or cache.get(CHAIN_DOWN_KEY):
                 mark = "unreachable"
             else:
                 try:
                     found, problem = batch_problem(chain, batch)
                     mark = "mismatch" if problem else "verified"
+                    cache.set(key, mark, 60)
                 except ChainUnavailable:
                     mark = "unreachable"
-            cache.set(key, mark, 60 if mark != "unreachable" else 5)
+                    cache.set(CHAIN_DOWN_KEY, True, 30)
         marks[batch.number] = mark
     return marks

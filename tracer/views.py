@@ -73,15 +73,11 @@ class BatchRow:
     mark: Mark
 
 
-def _chain():
-    return services.chain_from_settings() if settings.CHAIN_RPC_URL else None
-
-
 def _batch_marks(batches) -> dict[int, str]:
     """Per batch number: the chain's verdict for anchored batches, "waiting" for the others."""
     batches = list(batches)
     anchored = [b for b in batches if b.status == AnchorBatch.Status.ANCHORED]
-    marks = verification.chain_marks(_chain(), anchored) if anchored else {}
+    marks = verification.chain_marks(services.reading_chain(), anchored) if anchored else {}
     return {b.number: marks.get(b.number, "waiting") for b in batches}
 
 

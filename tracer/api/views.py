@@ -16,6 +16,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from hub.errors import ValidationFailed, require
+from hub.models import ApiToken
 
 from .. import selectors, services
 from ..models import Action
@@ -161,6 +162,12 @@ class TraceListView(APIView):
             "Only machine accounts holding the trace_writer role may post traces; "
             "administrators and other users cannot.",
         )
+        # A machine posts with its API token; a person signed in (even one in the
+        # TRACE-WRITER group) does not, so a person's username never becomes a caller.
+        require(
+            isinstance(request.auth, ApiToken),
+            "Traces are posted with a machine account's API token (Authorization: Token ...).",
+        )
         fields = _trace_body(request)
         with transaction.atomic():
             trace = services.record(caller=request.user.get_username(), **fields)
@@ -200,3 +207,18 @@ class TraceProofView(APIView):
     def get(self, request, trace_id):
         trace = selectors.trace_for_proof(trace_id)
         return Response(TraceProofSerializer(trace).data)
+
+
+class HashAlgorithmsView(APIView):
+    """CHAIMELEON's clients ask which hash types the tracer accepts before they start."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={200: {"type": "array", "items": {"type": "string", "enum": ["SHA3_256"]}}},
+        summary="The resource hash types accepted (CHAIMELEON's GET /traces/hashes)",
+        operation_id="traces_hashes",
+    )
+    def get(self, request):
+        return Response(["SHA3_256"])

@@ -77,7 +77,7 @@ def traces(make_dataset, org_b, provider_b, trace_writer, api):
     """A trace of Hospital A's dataset, one of Hospital B's, and one a component posted."""
     a = make_dataset()
     b = make_dataset(organisation=org_b, by=provider_b)
-    posted = api.as_(trace_writer).post(TRACES, use_body(), format="json").json()
+    posted = api.with_token(trace_writer).post(TRACES, use_body(), format="json").json()
     return {
         "a": Trace.objects.get(dataset_refs__dataset_id=str(a.pk)),
         "b": Trace.objects.get(dataset_refs__dataset_id=str(b.pk)),
@@ -93,7 +93,7 @@ def traces(make_dataset, org_b, provider_b, trace_writer, api):
 def test_trace_writer_posts_a_chaimeleon_create_dataset_and_gets_200_with_the_trace(
     api, trace_writer
 ):
-    response = api.as_(trace_writer).post(TRACES, create_body(), format="json")
+    response = api.with_token(trace_writer).post(TRACES, create_body(), format="json")
 
     assert response.status_code == 200  # CHAIMELEON's clients accept only 200 or 204
     body = response.json()
@@ -118,7 +118,7 @@ def test_trace_writer_posts_a_chaimeleon_create_dataset_and_gets_200_with_the_tr
 def test_trace_writer_posts_an_update_with_its_details(api, trace_writer):
     body = create_body(userAction="UPDATE_DATASET", details="INVALIDATE", resources=[])
 
-    response = api.as_(trace_writer).post(TRACES + "/", body, format="json")
+    response = api.with_token(trace_writer).post(TRACES + "/", body, format="json")
 
     assert response.status_code == 200
     assert response.json()["details"] == "INVALIDATE"
@@ -127,7 +127,7 @@ def test_trace_writer_posts_an_update_with_its_details(api, trace_writer):
 
 
 def test_trace_writer_posts_a_use_of_datasets_with_its_tool(api, trace_writer):
-    response = api.as_(trace_writer).post(TRACES, use_body(subjectId="PRJ-7"), format="json")
+    response = api.with_token(trace_writer).post(TRACES, use_body(subjectId="PRJ-7"), format="json")
 
     assert response.status_code == 200
     body = response.json()
@@ -143,7 +143,7 @@ def test_trace_writer_posts_a_use_of_datasets_with_its_tool(api, trace_writer):
 def test_null_optional_fields_are_taken_as_absent(api, trace_writer):
     body = use_body(details=None, datasetId=None, resources=None, subjectId=None, userId=None)
 
-    response = api.as_(trace_writer).post(TRACES, body, format="json")
+    response = api.with_token(trace_writer).post(TRACES, body, format="json")
 
     assert response.status_code == 200
     assert response.json()["userId"] == "" and response.json()["resources"] == []
@@ -178,7 +178,7 @@ def test_null_optional_fields_are_taken_as_absent(api, trace_writer):
 def test_a_bad_body_is_a_400_naming_the_field_and_records_nothing(
     api, trace_writer, body, field, words
 ):
-    response = api.as_(trace_writer).post(TRACES, body, format="json")
+    response = api.with_token(trace_writer).post(TRACES, body, format="json")
 
     assert response.status_code == 400
     assert response.json()["field"] == field
@@ -196,7 +196,7 @@ def test_a_bad_body_is_a_400_naming_the_field_and_records_nothing(
     ],
 )
 def test_a_body_that_is_not_a_json_object_is_a_400(api, trace_writer, content, content_type):
-    response = api.as_(trace_writer).post(TRACES, content, content_type=content_type)
+    response = api.with_token(trace_writer).post(TRACES, content, content_type=content_type)
 
     assert response.status_code == 400
     assert "JSON object" in response.json()["detail"]
@@ -212,6 +212,23 @@ def test_only_trace_writers_may_post_not_even_administrators(
         assert response.status_code == 403
         assert "trace_writer" in response.json()["detail"]
     assert Trace.objects.count() == 0
+
+
+def test_a_trace_writer_signed_in_as_a_person_cannot_post(api, trace_writer):
+    """Only an API token makes a caller: a person in the TRACE-WRITER group, signed in
+    through the browser, would otherwise put their username into the trace."""
+    response = api.as_(trace_writer).post(TRACES, create_body(), format="json")
+
+    assert response.status_code == 403
+    assert "API token" in response.json()["detail"]
+    assert Trace.objects.count() == 0
+
+
+def test_supported_hash_algorithms_are_listed_for_chaimeleon_clients(api):
+    response = api.anonymous().get(TRACES + "/hashes")
+
+    assert response.status_code == 200
+    assert response.json() == ["SHA3_256"]
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -329,7 +346,7 @@ def test_filters_by_time_range(api, trace_writer, hub_admin, monkeypatch):
     for day in (1, 2, 3):
         moment = datetime(2026, 3, day, 12, 0, tzinfo=UTC)
         monkeypatch.setattr(services, "timezone", SimpleNamespace(now=lambda m=moment: m))
-        api.as_(trace_writer).post(TRACES, use_body(subjectId=f"day-{day}"), format="json")
+        api.with_token(trace_writer).post(TRACES, use_body(subjectId=f"day-{day}"), format="json")
     monkeypatch.undo()
     client = api.as_(hub_admin)
 
@@ -370,7 +387,7 @@ def test_a_bad_filter_is_a_400_naming_it(api, traces, hub_admin, query, paramete
 
 def test_pages_of_traces_link_to_each_other(api, trace_writer, hub_admin):
     for n in range(5):
-        api.as_(trace_writer).post(TRACES, use_body(subjectId=f"n-{n}"), format="json")
+        api.with_token(trace_writer).post(TRACES, use_body(subjectId=f"n-{n}"), format="json")
     client = api.as_(hub_admin)
 
     first = client.get(TRACES, {"page_size": 2, "caller": "sandbox-tool"}).json()
@@ -450,6 +467,7 @@ def test_the_api_schema_describes_the_trace_endpoints_once(client, db):
     traces = sorted(p for p in paths if p.startswith("/api/v1/traces"))
     assert traces == [
         "/api/v1/traces",
+        "/api/v1/traces/hashes",
         "/api/v1/traces/{trace_id}",
         "/api/v1/traces/{trace_id}/proof",
     ]

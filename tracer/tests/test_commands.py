@@ -66,4 +66,6 @@ def test_healthz_tracer_check_shows_the_backlog(in_process_chain):
 def test_a_trace_writer_account_needs_a_name_that_can_be_a_trace_caller():
     with pytest.raises(CommandError, match="must be an identifier"):
         call_command("create_api_token", "tool@site", "--machine-role", "trace_writer")
+    with pytest.raises(CommandError, match="the hub's own trace callers"):
+        call_command("create_api_token", "hub.catalogue", "--machine-role", "trace_writer")
     call_command("create_api_token", "sandbox-tool", "--machine-role", "trace_writer")

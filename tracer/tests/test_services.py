@@ -54,19 +54,15 @@ def test_a_new_version_and_draft_edits_are_traced_with_their_metadata_hash(
 
 
 @pytest.mark.django_db
-def test_study_ids_reach_the_trace_only_as_keyed_pseudonyms(make_dataset):
-    studies = [{"id": "ACC-20260001", "sha3_256": "ab" * 32}]
+def test_studies_are_committed_by_one_hash_that_shows_no_study_id(make_dataset):
+    studies = [{"id": f"ACC-2026{n:04d}", "sha3_256": f"{n:02x}" * 32} for n in range(20)]
     dataset = make_dataset(studies=studies)
 
     trace = Trace.objects.get(dataset_refs__dataset_id=str(dataset.pk))
 
-    assert "ACC-20260001" not in str(trace.resources)
-    assert (
-        services.hash_resource(
-            "study:" + services.pseudonym("ACC-20260001", kind="study"), "ab" * 32
-        )
-        in trace.resources
-    )
+    assert [r["id"] for r in trace.resources] == ["metadata", "studies"]
+    assert "ACC-2026" not in str(trace.resources)
+    assert trace.resources[1]["hash"] == services.metadata_hash({"studies": studies})
 
 
 @pytest.mark.django_db
