@@ -345,7 +345,8 @@ def _anchor_all(chain: Chain, max_batches: int | None) -> AnchorRun:
             break
         try:
             if _anchor_batch(chain, contract, batch.pk):
-                run.anchored.append(batch.number)
+                # Read back: the batch may have moved to another number (_renumber).
+                run.anchored.append(AnchorBatch.objects.get(pk=batch.pk).number)
                 run.traces += batch.size
         except (ChainUnavailable, ChainMismatch) as exc:
             _note_failure(batch.pk, exc)
@@ -415,7 +416,9 @@ def _store_proofs(batch: AnchorBatch, seqs: list[int], proofs: list[list[str]]) 
             )
 
 
-def _anchor_batch(chain: Chain, contract: ChainContract, batch_pk: int) -> bool:
+def _anchor_batch(
+    chain: Chain, contract: ChainContract, batch_pk: int, renumbered: bool = False
+) -> bool:
     """Put one prepared batch's root on chain (or find it there). False if already done.
 
     Runs under the anchoring lock, so no other process works on this batch; the chain
@@ -432,11 +435,10 @@ def _anchor_batch(chain: Chain, contract: ChainContract, batch_pk: int) -> bool:
         sent, found = _send(chain, contract, batch, root)
     if sent is None:  # anchored earlier (a run that died): check it is ours
         if found.root != root or found.count != batch.size:
-            raise ChainMismatch(
-                f"batch {batch.number} is anchored on chain with root {found.root.hex()} "
-                f"and {found.count} traces, but the hub holds root {batch.root} "
-                f"and {batch.size} traces"
-            )
+            if renumbered:
+                raise ChainMismatch(f"batch {batch.number} conflicts with the chain again")
+            _renumber(chain, contract, batch, found)
+            return _anchor_batch(chain, contract, batch_pk, renumbered=True)
         sent = chain.anchoring_tx(contract.address, batch.number)
     AnchorBatch.objects.filter(pk=batch_pk, status=AnchorBatch.Status.PREPARED).update(
         status=AnchorBatch.Status.ANCHORED,
@@ -447,6 +449,29 @@ def _anchor_batch(chain: Chain, contract: ChainContract, batch_pk: int) -> bool:
         last_error="",
     )
     return True
+
+
+def _renumber(chain: Chain, contract: ChainContract, batch: AnchorBatch, found) -> None:
+    """The chain already holds another root under this batch's number (the hub's database
+    was restored from a backup older than the chain, say). The number is not part of any
+    proof, so the batch moves past every number in use; verify_traces keeps reporting the
+    chain's batch the hub lacks."""
+    on_chain = max((e["batch_id"] for e in chain.anchored_events(contract.address)), default=0)
+    in_hub = AnchorBatch.objects.aggregate(n=Max("number"))["n"] or 0
+    number = max(on_chain, in_hub) + 1
+    logger.error(
+        "batch %s: the chain holds root %s over %s traces under this number, the hub root %s "
+        "over %s; anchoring it as batch %s instead (run verify_traces)",
+        batch.number,
+        found.root.hex(),
+        found.count,
+        batch.root,
+        batch.size,
+        number,
+    )
+    AnchorBatch.objects.filter(pk=batch.pk, status=AnchorBatch.Status.PREPARED).update(
+        number=number
+    )
 
 
 def _send(chain: Chain, contract: ChainContract, batch: AnchorBatch, root: bytes):

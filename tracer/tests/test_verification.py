@@ -102,3 +102,25 @@ def test_a_time_out_of_range_in_utc_is_a_400(value):
     with pytest.raises(ValidationFailed) as refused:
         selectors.parse_filters({"since": value})
     assert refused.value.details["field"] == "since"
+
+
+def test_after_a_restore_a_batch_number_taken_on_chain_moves_on_and_is_reported(
+    in_process_chain, settings
+):
+    settings.TRACER_BATCH_SIZE = 2
+    record_use(4)
+    services.anchor_pending()
+    # The database comes back from a backup taken before batch 2 was anchored.
+    lost = AnchorBatch.objects.get(number=2)
+    Trace.objects.filter(batch=lost).update(batch=None, leaf_index=None, proof=[])
+    lost.delete()
+    record_use(1, start=4)
+    settings.TRACER_BATCH_SIZE = 3  # so batch 2 is now built over other traces
+
+    run = services.anchor_pending()
+
+    assert run.anchored == [3] and run.traces == 3
+    report = verify_all(services.chain_from_settings())
+    (problem,) = report.problems  # the chain's batch 2, which the hub no longer has
+    assert "batch 2 (2 traces" in str(problem) and "missing from the hub" in str(problem)
+    assert report.traces == 5
