@@ -39,11 +39,12 @@ from functools import reduce
 from operator import or_
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import throwaway_database  # noqa: E402
 from tests.services import start_cluster, stop_cluster  # noqa: E402
 
 if TYPE_CHECKING:
@@ -595,34 +596,11 @@ def server() -> Iterator[str]:
         shutil.rmtree(CLUSTER_DIR, ignore_errors=True)
 
 
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 @contextmanager
 def bench_database(url: str, keep: bool) -> Iterator[str]:
     """Our own database on that server, whatever DATABASE_URL's own database is."""
-    import psycopg
-
-    admin = with_database(url, "postgres")
-
-    def execute(sql: str) -> None:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql)
-
-    execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-    execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    try:
-        yield with_database(url, BENCH_DATABASE)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if keep:
-            log(f"kept database {BENCH_DATABASE}")
-        else:
-            execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+    with throwaway_database(url, BENCH_DATABASE, keep=keep, log=log) as db_url:
+        yield db_url
 
 
 def load(records: list[Record]) -> None:

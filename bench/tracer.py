@@ -35,11 +35,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import throwaway_database  # noqa: E402
 from tests.chain import GanacheNode  # noqa: E402
 
 if TYPE_CHECKING:
@@ -336,11 +336,6 @@ def log(message: str) -> None:
     print(f"[{time.monotonic() - STARTED:4.0f} s] {message}", file=sys.stderr, flush=True)
 
 
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 @contextmanager
 def bench_database() -> Iterator[str]:
     """Our own PostgreSQL database on DATABASE_URL's server, or "" for the SQLite default."""
@@ -348,23 +343,8 @@ def bench_database() -> Iterator[str]:
     if not given.startswith(("postgres://", "postgresql://")):
         yield ""
         return
-    import psycopg
-
-    admin = with_database(given, "postgres")
-
-    def execute(sql: str) -> None:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql)
-
-    execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-    execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    try:
-        yield with_database(given, BENCH_DATABASE)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
+    with throwaway_database(given, BENCH_DATABASE, log=log) as db_url:
+        yield db_url
 
 
 def setup_django(url: str, var_dir: Path) -> None:

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
-from hub import charts
+from hub import charts, paging
 from hub.errors import DomainError, NotAllowed, ValidationFailed, require
 from hub.models import Organisation
 from hub.roles import can_manage_organisation, provider_organisations
@@ -168,26 +168,6 @@ def _active_filters(request, params: SearchParams, groups: list[FacetGroup]) -> 
     return out
 
 
-def _page_links(request, params: SearchParams, pages: int) -> list[dict]:
-    """Numbered links around the current page, with the first and the last; None marks a gap."""
-    current = params.page
-    wanted = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
-    links: list[dict] = []
-    previous = 0
-    for number in wanted:
-        if number - previous > 1:
-            links.append({"gap": True})
-        links.append(
-            {
-                "number": number,
-                "url": _page_url(request, params, number, pages),
-                "current": number == current,
-            }
-        )
-        previous = number
-    return links
-
-
 def _page_url(request, params: SearchParams, number: int, pages: int) -> str:
     if not 1 <= number <= pages:
         return ""
@@ -249,7 +229,9 @@ def search(request: HttpRequest) -> HttpResponse:
         "min_subjects_options": result.facets.get("min_subjects", []),
         "sorts": [(k, v) for k, v in SORT_LABELS.items() if k != "relevance" or params.text],
         "charts": _charts(result.facets),
-        "pages": _page_links(request, params, result.pages) if result.pages > 1 else [],
+        "pages": paging.page_links(
+            params.page, result.pages, lambda n: _page_url(request, params, n, result.pages)
+        ),
         "previous_url": _page_url(request, params, params.page - 1, result.pages),
         "next_url": _page_url(request, params, params.page + 1, result.pages),
         "clear_url": request.path,

@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.urls import reverse
 
-from hub import charts
+from hub import charts, paging
 from hub.errors import ValidationFailed, require
 
 from . import canonical, selectors, services, verification
@@ -123,27 +123,6 @@ def _page_url(request, form: dict[str, str], page_size: int, number: int) -> str
     return request.path + ("?" + encoded if encoded else "")
 
 
-def _page_links(request, form, page: selectors.TracePage) -> list[dict]:
-    """Numbered links around the current page, with the first and the last; gaps between."""
-    wanted = sorted(
-        {1, page.pages, *range(max(1, page.page - 2), min(page.pages, page.page + 2) + 1)}
-    )
-    links: list[dict] = []
-    previous = 0
-    for number in wanted:
-        if number - previous > 1:
-            links.append({"gap": True})
-        links.append(
-            {
-                "number": number,
-                "url": _page_url(request, form, page.page_size, number),
-                "current": number == page.page,
-            }
-        )
-        previous = number
-    return links
-
-
 def _charts(traces) -> list[charts.Chart]:
     drawn = [
         charts.histogram(
@@ -198,7 +177,9 @@ def explorer(request: HttpRequest) -> HttpResponse:
         "last": page.first + len(page.traces) - 1,
         "batches": [BatchRow(b, Mark(marks[b.number])) for b in recent],
         "filtered": any(form.values()),
-        "pages": _page_links(request, form, page) if page.pages > 1 else [],
+        "pages": paging.page_links(
+            page.page, page.pages, lambda n: _page_url(request, form, page.page_size, n)
+        ),
         "previous_url": _page_url(request, form, page.page_size, page.page - 1)
         if page.page > 1
         else "",

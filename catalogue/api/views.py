@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from hub.errors import ValidationFailed
 from hub.models import Organisation
+from hub.paging import api_page
 
 from .. import selectors, services
 from ..search import FILTER_PARAMS, parse_search
@@ -69,24 +70,18 @@ class DatasetListView(APIView):
         )
         result = selectors.search_datasets(request.user, params)
 
-        def page_link(n):
-            if n < 1 or n > result.pages:
-                return None
-            query = request.query_params.copy()
-            query["page"] = str(n)
-            return request.build_absolute_uri(request.path + "?" + query.urlencode())
-
+        results = DatasetSerializer(result.datasets, many=True, context={"request": request}).data
+        envelope = api_page(
+            request,
+            total=result.total,
+            page=result.page,
+            pages=result.pages,
+            page_size=result.page_size,
+            results=results,
+        )
         return Response(
-            {
-                "count": result.total,
-                "page": result.page,
-                "pages": result.pages,
-                "page_size": result.page_size,
-                "next": page_link(result.page + 1),
-                "previous": page_link(result.page - 1),
-                "results": DatasetSerializer(
-                    result.datasets, many=True, context={"request": request}
-                ).data,
+            envelope
+            | {
                 "facets": {
                     name: [
                         {"value": c.value, "count": c.count, "label": c.label or c.value}

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from hub.errors import ValidationFailed, require
 from hub.models import ApiToken
+from hub.paging import api_page
 
 from .. import selectors, services
 from ..models import Action
@@ -127,25 +128,16 @@ class TraceListView(APIView):
         number, size = selectors.query_page(request.query_params)
         page = selectors.trace_page(request.user, filters, page=number, page_size=size)
 
-        def page_link(n: int) -> str | None:
-            if n < 1 or n > page.pages:
-                return None
-            query = request.query_params.copy()
-            query["page"] = str(n)
-            return request.build_absolute_uri(request.path + "?" + query.urlencode())
-
+        results = TraceSerializer(page.traces, many=True, context={"request": request}).data
         return Response(
-            {
-                "count": page.total,
-                "page": page.page,
-                "pages": page.pages,
-                "page_size": page.page_size,
-                "next": page_link(page.page + 1),
-                "previous": page_link(page.page - 1),
-                "results": TraceSerializer(
-                    page.traces, many=True, context={"request": request}
-                ).data,
-            }
+            api_page(
+                request,
+                total=page.total,
+                page=page.page,
+                pages=page.pages,
+                page_size=page.page_size,
+                results=results,
+            )
         )
 
     @extend_schema(

@@ -1,0 +1,45 @@
+"""Paging shared by every app's pages and API lists: one look, one JSON envelope."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def page_links(current: int, pages: int, url_for: Callable[[int], str]) -> list[dict]:
+    """Numbered links around the current page, with the first and the last, and gaps
+    between (for hub/_pagination.html); empty when everything fits on one page."""
+    if pages <= 1:
+        return []
+    wanted = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
+    links: list[dict] = []
+    previous = 0
+    for number in wanted:
+        if number - previous > 1:
+            links.append({"gap": True})
+        links.append({"number": number, "url": url_for(number), "current": number == current})
+        previous = number
+    return links
+
+
+def api_page(
+    request, *, total: int, page: int, pages: int, page_size: int, results: Sequence[Any]
+) -> dict:
+    """The list envelope of the API: counts, page, links to the neighbours, results."""
+
+    def link(n: int) -> str | None:
+        if n < 1 or n > pages:
+            return None
+        query = request.query_params.copy()
+        query["page"] = str(n)
+        return request.build_absolute_uri(request.path + "?" + query.urlencode())
+
+    return {
+        "count": total,
+        "page": page,
+        "pages": pages,
+        "page_size": page_size,
+        "next": link(page + 1),
+        "previous": link(page - 1),
+        "results": results,
+    }
