@@ -1,0 +1,14 @@
+"""The hub's common model for imaging datasets: vocabulary, SHACL shapes, term mappings and
+the MIABIS <-> DCAT crosswalk. Plain Python with rdflib and pyshacl: importable without
+Django (the node adapter uses it too).
+
+    from hyperontology import normalise, validate
+    graph = normalise(graph)          # local labels -> standard codes, free text searched
+    report = validate(graph)          # per dataset: accepted or rejected, in plain words
+"""
+
+from .miabis import dcat_to_miabis, miabis_to_dcat
+from .normalise import normalise
+from .validate import validate
+
+__all__ = ["dcat_to_miabis", "miabis_to_dcat", "normalise", "validate"]
