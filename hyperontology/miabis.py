@@ -3,7 +3,7 @@
     graph = miabis_to_dcat(collections)     # one dcat:Dataset per collection
     collections = dcat_to_miabis(graph)     # back, in the JSON form the node adapter emits
 
-The JSON form is documented in ../shared/standards/README.md: MIABIS core attribute names in
+The JSON form is documented in the README (Common model): MIABIS core attribute names in
 lowerCamelCase plus the hub's imaging additions (imagingModality, imagingBodyPart,
 numberOfStudies, accessRights).
 

@@ -16,7 +16,7 @@ from catalogue.dcat import ADMS, DCAT, HEALTH, HYDRA, VCARD
 from catalogue.models import Dataset
 from hub.services import create_api_token
 
-STANDARDS = Path(__file__).resolve().parent.parent / "standards"
+STANDARDS = Path(__file__).resolve().parents[2] / "hyperontology" / "shapes"
 SITE = "http://hub.example"
 CATALOGUE_URL = "/catalogue/dcat"
 FORMATS = {
