@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from hub.models import Organisation, Role, RoleAssignment
@@ -239,6 +240,18 @@ def ganache(tmp_path_factory):
 
     with GanacheNode(tmp_path_factory.mktemp("ganache") / "chain") as node:
         yield node
+
+
+def signed_in(user) -> Client:
+    """A browser session of `user` (anonymous for None), for page tests."""
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def page_text(response) -> str:
+    return response.content.decode()
 
 
 def wait_until(predicate, timeout=20.0, interval=0.1):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rest_framework import serializers
+
 
 def page_links(current: int, pages: int, url_for: Callable[[int], str]) -> list[dict]:
     """Numbered links around the current page, with the first and the last, and gaps
@@ -43,3 +45,14 @@ def api_page(
         "previous": link(page - 1),
         "results": results,
     }
+
+
+class PageSerializer(serializers.Serializer):
+    """The envelope of api_page(), for the OpenAPI document; subclasses add `results`."""
+
+    count = serializers.IntegerField()
+    page = serializers.IntegerField()
+    pages = serializers.IntegerField()
+    page_size = serializers.IntegerField()
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)

@@ -86,6 +86,7 @@ class Chain:
         self.timeout = timeout
         # Set for networks without EIP-1559 fees (e.g. a free-gas Besu network: 0).
         self.gas_price_wei = gas_price_wei
+        self._owners: dict[str, str] = {}
 
     def __repr__(self) -> str:  # never show the key
         return f"<Chain {self.w3.provider!r} signer={self.signer}>"
@@ -164,9 +165,12 @@ class Chain:
 
     # --- reading ---------------------------------------------------------------------
     def owner(self, address: str) -> str:
-        """The account that may anchor on this contract (its deployer)."""
-        with _reachable():
-            return self.contract(address).functions.owner().call()
+        """The account that may anchor on this contract (its deployer; immutable, so it
+        is asked once per address)."""
+        if address not in self._owners:
+            with _reachable():
+                self._owners[address] = self.contract(address).functions.owner().call()
+        return self._owners[address]
 
     def anchored(self, address: str, batch_id: int) -> AnchoredBatch | None:
         with _reachable():

@@ -16,9 +16,9 @@ from hub.errors import NotAllowed, NotFound, ValidationFailed
 from hub.models import Role
 from hub.roles import has_role, is_hub_admin, provider_organisation_ids
 
-from . import merkle
 from .models import Action, AnchorBatch, Trace, TraceDataset
 from .services import pseudonym
+from .verification import trace_problem
 
 PSEUDONYM = re.compile(r"^[0-9a-f]{32}$")
 
@@ -261,19 +261,10 @@ def locally_intact(trace: Trace) -> bool:
     No chain call: with the batch's root checked against the chain (verification.
     chain_marks), this is enough to say whether this one trace is verified.
     """
-    leaf = trace.computed_leaf_hash()
-    if leaf != trace.leaf_hash:
-        return False
     if trace.batch_id is None:
-        return True
-    path = [bytes.fromhex(p) for p in trace.proof or []]
-    return trace.leaf_index is not None and merkle.verify(
-        bytes.fromhex(leaf),
-        trace.leaf_index,
-        trace.batch.size,
-        path,
-        bytes.fromhex(trace.batch.root),
-    )
+        return trace.computed_leaf_hash() == trace.leaf_hash
+    root = bytes.fromhex(trace.batch.root)
+    return not trace_problem(trace, root, trace.batch.size, where="in the hub")
 
 
 def query_filters(params, *, also_allowed: frozenset[str] = PAGING_NAMES) -> TraceFilters:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -51,10 +51,6 @@ def user_pseudonym(user) -> str:
     if user is None or not getattr(user, "is_authenticated", False):
         return ""
     return pseudonym(user.get_username())
-
-
-def sha3_hex(data: bytes) -> str:
-    return hashlib.sha3_256(data).hexdigest()
 
 
 def hash_resource(resource_id: str, digest_hex: str) -> dict[str, str]:
@@ -355,29 +351,22 @@ def _anchor_all(chain: Chain, max_batches: int | None) -> AnchorRun:
 
 
 def _next_batch() -> AnchorBatch | None:
-    """The oldest prepared batch, or a new one over the oldest pending traces."""
-    for _ in range(5):  # another process may prepare the same number first
-        try:
-            with transaction.atomic():
-                prepared = (
-                    AnchorBatch.objects.select_for_update()
-                    .filter(status=AnchorBatch.Status.PREPARED)
-                    .order_by("number")
-                    .first()
-                )
-                if prepared is not None:
-                    return prepared
-                return _prepare_batch()
-        except IntegrityError:
-            continue
-    raise ChainUnavailable("could not prepare a batch: others keep preparing the same one")
+    """The oldest prepared batch, or a new one over the oldest pending traces.
+
+    Runs under the anchoring lock: no other process prepares or finishes batches.
+    """
+    prepared = (
+        AnchorBatch.objects.filter(status=AnchorBatch.Status.PREPARED).order_by("number").first()
+    )
+    if prepared is not None:
+        return prepared
+    with transaction.atomic():
+        return _prepare_batch()
 
 
 def _prepare_batch() -> AnchorBatch | None:
-    # FOR UPDATE: a concurrent preparer waits, then no longer sees these traces as pending.
     pending = list(
-        Trace.objects.select_for_update()
-        .filter(batch__isnull=True)
+        Trace.objects.filter(batch__isnull=True)
         .order_by("seq")
         .only("seq", "leaf_hash")[: max(settings.TRACER_BATCH_SIZE, 1)]
     )
@@ -503,4 +492,4 @@ def _note_failure(batch_pk: int, exc: Exception) -> None:
 
 def metadata_hash(document: dict) -> str:
     """SHA3-256 of a JSON document in canonical form (a dataset's metadata, say)."""
-    return sha3_hex(canonical.canonical_bytes(document))
+    return hashlib.sha3_256(canonical.canonical_bytes(document)).hexdigest()

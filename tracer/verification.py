@@ -11,6 +11,7 @@ from django.core.cache import cache
 from . import merkle
 from .chain import AnchoredBatch, Chain, ChainUnavailable
 from .models import AnchorBatch, ChainContract, Trace
+from .services import signer_address
 
 
 @dataclass(frozen=True)
@@ -49,16 +50,10 @@ def contract_problem(chain: Chain, address: str) -> str:
     if pinned and address.lower() != pinned.lower():
         return f"contract {address} is not the pinned TRACER_CONTRACT_ADDRESS {pinned}"
     owner = chain.owner(address)
-    signer = chain.signer or settings_signer()
+    signer = chain.signer or signer_address()
     if signer and owner.lower() != signer.lower():
         return f"contract {address} belongs to {owner}, not to the hub's account {signer}"
     return ""
-
-
-def settings_signer() -> str:
-    from .services import signer_address
-
-    return signer_address()
 
 
 def batch_problem(chain: Chain, batch: AnchorBatch) -> tuple[AnchoredBatch | None, str]:
@@ -79,8 +74,8 @@ def batch_problem(chain: Chain, batch: AnchorBatch) -> tuple[AnchoredBatch | Non
     return found, ""
 
 
-def trace_problem(trace: Trace, found: AnchoredBatch) -> str:
-    """What is wrong with one anchored trace against its batch's root on chain."""
+def trace_problem(trace: Trace, root: bytes, size: int, where: str = "on chain") -> str:
+    """What is wrong with one anchored trace against its batch's root ("" if nothing)."""
     computed = trace.computed_leaf_hash()
     if computed != trace.leaf_hash:
         return (
@@ -89,9 +84,12 @@ def trace_problem(trace: Trace, found: AnchoredBatch) -> str:
         )
     path = [bytes.fromhex(p) for p in trace.proof or []]
     if trace.leaf_index is None or not merkle.verify(
-        bytes.fromhex(computed), trace.leaf_index, found.count, path, found.root
+        bytes.fromhex(computed), trace.leaf_index, size, path, root
     ):
-        return f"trace {trace.uuid}: its proof does not lead to batch {trace.batch.number}'s root on chain"
+        return (
+            f"trace {trace.uuid}: its proof does not lead to batch {trace.batch.number}'s "
+            f"root {where}"
+        )
     return ""
 
 
@@ -111,7 +109,7 @@ def verify_all(chain: Chain) -> Report:
             trace.batch = batch
             seen.add(trace.leaf_index)
             if found is not None:
-                message = trace_problem(trace, found)
+                message = trace_problem(trace, found.root, found.count)
                 if message:
                     report.problems.append(Problem("trace", str(trace.uuid), message))
         missing = sorted(set(range(batch.size)) - seen)

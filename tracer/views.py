@@ -195,15 +195,16 @@ def trace_detail(request: HttpRequest, trace_id) -> HttpResponse:
     trace = selectors.trace_for(request.user, trace_id)
     marks = _batch_marks([trace.batch]) if trace.batch_id else {}
     computed = trace.computed_leaf_hash()
+    state = selectors.trace_state(trace)
     context = {
         "trace": trace,
         "mark": _trace_mark(trace, marks),
-        "state": selectors.trace_state(trace),
+        "state": state,
         "datasets": _dataset_refs(trace.dataset_ids),
         "canonical": canonical.canonical_bytes(trace.document()).decode(),
         "computed_leaf": computed,
         "leaf_altered": computed != trace.leaf_hash,
-        "anchored": selectors.trace_state(trace) == "anchored",
+        "anchored": state == "anchored",
         "proof_url": reverse("api:trace-proof", args=[str(trace.uuid)]),
         "scheme": SCHEME,
         "contract_function": CONTRACT_FUNCTION,

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from hub.paging import PageSerializer
+
 from .. import selectors
 from ..models import AccessRights, Dataset, LifecycleEvent
 
@@ -143,12 +145,6 @@ class FacetCountSerializer(serializers.Serializer):
     label = serializers.CharField()
 
 
-class SearchResultSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    page = serializers.IntegerField()
-    pages = serializers.IntegerField()
-    page_size = serializers.IntegerField()
-    next = serializers.CharField(allow_null=True)
-    previous = serializers.CharField(allow_null=True)
+class SearchResultSerializer(PageSerializer):
     results = DatasetSerializer(many=True)
     facets = serializers.DictField(child=FacetCountSerializer(many=True))

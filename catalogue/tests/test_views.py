@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from catalogue import services
 from catalogue.models import Dataset, LifecycleEvent, ZenodoSync
+from conftest import page_text as text
+from conftest import signed_in as as_
 
 pytestmark = pytest.mark.django_db
 
@@ -27,17 +28,6 @@ def edit_of(dataset) -> str:
 
 def transition_of(dataset) -> str:
     return reverse("catalogue:dataset-transition", args=[dataset.pk])
-
-
-def as_(user) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
-
-
-def text(response) -> str:
-    return response.content.decode()
 
 
 def action_buttons(html: str) -> set[str]:

@@ -7,6 +7,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from hub.paging import PageSerializer
+
 from .. import canonical, selectors
 from ..models import Action, AnchorBatch, Trace, UpdateDetail
 from ..services import MAX_DATASETS, MAX_RESOURCES
@@ -143,13 +145,7 @@ class TraceWriteSerializer(serializers.Serializer):
         return value
 
 
-class TracePageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    page = serializers.IntegerField()
-    pages = serializers.IntegerField()
-    page_size = serializers.IntegerField()
-    next = serializers.CharField(allow_null=True)
-    previous = serializers.CharField(allow_null=True)
+class TracePageSerializer(PageSerializer):
     results = TraceSerializer(many=True)
 
 

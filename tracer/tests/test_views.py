@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from catalogue import services as catalogue
 from conftest import make_user
+from conftest import page_text as text
+from conftest import signed_in as as_
 from hub.models import Role
 from tracer import services
 from tracer.models import Trace
@@ -23,17 +24,6 @@ EXPLORER = reverse("tracer:explorer")
 
 def page_of(trace) -> str:
     return reverse("tracer:trace", args=[trace.uuid])
-
-
-def as_(user) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
-
-
-def text(response) -> str:
-    return response.content.decode()
 
 
 def row_of(html: str, trace) -> str:
