@@ -55,6 +55,7 @@ demo: install node_modules/.installed
 	  or time.sleep(0.2) for _ in range(150))"; \
 	$(PY) manage.py migrate --noinput && \
 	$(PY) manage.py load_demo && \
+	{ $(PY) manage.py serve_demo_node > $(AGORA_VAR_DIR)/demo-node.log 2>&1 & } && \
 	echo "Starting the worker (with its scheduler) and the web server at http://$(HOST):$(PORT)" && \
 	{ $(VENV)/bin/celery -A hub worker -B --pool=solo --concurrency=1 \
 	  -s $(AGORA_VAR_DIR)/celerybeat-schedule --loglevel=WARNING & } && \
@@ -71,7 +72,7 @@ test: install system-deps node_modules/.installed
 	env -u DATABASE_URL $(VENV)/bin/pytest -p no:cacheprovider -q catalogue/tests/test_services.py \
 	  catalogue/tests/test_api.py catalogue/tests/test_views.py catalogue/tests/test_dcat.py \
 	  tracer/tests/test_services.py tracer/tests/test_commands.py tracer/tests/test_api.py \
-	  tracer/tests/test_views.py; rc=$$?; \
+	  tracer/tests/test_views.py harvester/tests/test_pull.py harvester/tests/test_api.py; rc=$$?; \
 	$(PY) tests/services.py stop; exit $$rc
 
 lint:

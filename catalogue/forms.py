@@ -288,7 +288,7 @@ def initial_from(dataset: Dataset) -> dict[str, Any]:
         name: getattr(dataset, name) for name in (*DESCRIPTIVE_INPUTS, *Dataset.EDITABLE_FIELDS)
     }
     counts = dataset.sex_counts or {}
-    initial |= {f: counts.get(sex, 0) for f, sex in SEX_FIELDS.items()}
+    initial |= {f: counts.get(sex) or 0 for f, sex in SEX_FIELDS.items()}
     return initial
 
 

@@ -164,7 +164,8 @@ class Dataset(models.Model):
 
     @property
     def sex_labels(self) -> list[str]:
-        return [sex for sex, n in (self.sex_counts or {}).items() if n]
+        # None counts a sex as present whose number the source did not give.
+        return [sex for sex, n in (self.sex_counts or {}).items() if n is None or n]
 
 
 class LifecycleEvent(models.Model):

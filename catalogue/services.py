@@ -64,7 +64,8 @@ def clean_fields(data: dict[str, Any]) -> dict[str, Any]:
         if (
             not isinstance(counts, dict)
             or set(counts) - set(SEXES)
-            or not all(isinstance(n, int) and n >= 0 for n in counts.values())
+            # None: present, count unknown (harvested records name the sexes, not counts).
+            or not all(n is None or (isinstance(n, int) and n >= 0) for n in counts.values())
         ):
             raise ValidationFailed(
                 f"sex_counts must map {', '.join(SEXES)} to non-negative integers.",
@@ -122,7 +123,10 @@ def create_dataset(*, organisation: Organisation, by, **fields) -> Dataset:
         can_manage_organisation(by, organisation.pk),
         "Only providers of this organisation can create its datasets.",
     )
-    fields = clean_fields(fields)
+    return _create(organisation, by, clean_fields(fields))
+
+
+def _create(organisation: Organisation, by, fields: dict[str, Any], note: str = "") -> Dataset:
     for name in ("title", "description"):
         if not str(fields.get(name, "")).strip():
             raise ValidationFailed(f"{name} is required.", field=name)
@@ -131,7 +135,7 @@ def create_dataset(*, organisation: Organisation, by, **fields) -> Dataset:
     dataset.facet_keys = facet_keys(dataset)
     with transaction.atomic():
         dataset.save()
-        _record(dataset, Action.CREATE, by)
+        _record(dataset, Action.CREATE, by, note=note)
     return dataset
 
 
@@ -141,7 +145,10 @@ def update_dataset(*, dataset: Dataset, by, **changes) -> Dataset:
         can_manage_organisation(by, dataset.organisation_id),
         "Only providers of this organisation can edit it.",
     )
-    changes = clean_fields(changes)
+    return _update(dataset, by, clean_fields(changes))
+
+
+def _update(dataset: Dataset, by, changes: dict[str, Any], note: str = "") -> Dataset:
     with transaction.atomic():
         dataset = _locked(dataset)
         if dataset.state == State.INVALIDATED:
@@ -169,7 +176,7 @@ def update_dataset(*, dataset: Dataset, by, **changes) -> Dataset:
             Action.EDIT,
             by,
             dataset.state,
-            note="Changed: " + ", ".join(sorted(changed)),
+            note=" ".join(filter(None, [note, "Changed: " + ", ".join(sorted(changed))])),
             changed=changed,
         )
         if dataset.state == State.PUBLISHED:
@@ -177,11 +184,14 @@ def update_dataset(*, dataset: Dataset, by, **changes) -> Dataset:
     return dataset
 
 
-def _transition(dataset: Dataset, by, action: str, note: str = "") -> Dataset:
-    require(
-        can_manage_organisation(by, dataset.organisation_id),
-        "Only providers of this organisation can change its lifecycle.",
-    )
+def _transition(
+    dataset: Dataset, by, action: str, note: str = "", *, check: bool = True
+) -> Dataset:
+    if check:
+        require(
+            can_manage_organisation(by, dataset.organisation_id),
+            "Only providers of this organisation can change its lifecycle.",
+        )
     with transaction.atomic():
         dataset = _locked(dataset)
         before = dataset.state
@@ -245,6 +255,10 @@ def reactivate_dataset(*, dataset: Dataset, by) -> Dataset:
         can_manage_organisation(by, dataset.organisation_id),
         "Only providers of this organisation can reactivate it.",
     )
+    return _reactivate(dataset, by)
+
+
+def _reactivate(dataset: Dataset, by) -> Dataset:
     with transaction.atomic():
         dataset = _locked(dataset)
         if dataset.state != State.INVALIDATED:
@@ -279,6 +293,10 @@ def create_new_version(*, dataset: Dataset, by, version: str = "") -> Dataset:
         can_manage_organisation(by, dataset.organisation_id),
         "Only providers of this organisation can version it.",
     )
+    return _new_version(dataset, by, version)
+
+
+def _new_version(dataset: Dataset, by, version: str = "", note: str = "") -> Dataset:
     with transaction.atomic():
         dataset = _locked(dataset)
         if dataset.state not in (State.RELEASED, State.PUBLISHED):
@@ -311,7 +329,13 @@ def create_new_version(*, dataset: Dataset, by, version: str = "") -> Dataset:
                 new.save()
         except IntegrityError as exc:  # a concurrent request made the draft first
             raise Conflict("This dataset already has a draft of its next version.") from exc
-        _record(new, Action.NEW_VERSION, by, note=f"Next version of {dataset.pk}", previous=dataset)
+        _record(
+            new,
+            Action.NEW_VERSION,
+            by,
+            note=" ".join(filter(None, [note, f"Next version of {dataset.pk}"])),
+            previous=dataset,
+        )
     return new
 
 
@@ -320,3 +344,69 @@ def _next_version_label(version: str) -> str:
     if tail.isdigit():
         return f"{head}.{int(tail) + 1}" if head else str(int(tail) + 1)
     return f"{version}.1"
+
+
+# -- harvested records: the node is the source of truth for what it sends ------------------
+
+WITHDRAWN_AT_SOURCE = "withdrawn at source"
+
+
+def apply_harvested_record(
+    *,
+    organisation: Organisation,
+    dataset: Dataset | None,
+    fields: dict[str, Any],
+    source: str,
+    auto_release: bool = False,
+) -> tuple[Dataset, str]:
+    """Bring the catalogue in line with one accepted harvested record, as the hub itself.
+
+    `dataset` is the latest version the record fed before (None: a new record). A new
+    record enters as a draft (released at once with `auto_release`); a draft is updated in
+    place; a released or published dataset whose descriptive content changed gets a new
+    draft version, and the released one stays as it was. Returns the dataset now carrying
+    the record and "added", "updated" or "unchanged". Raises Conflict when the provider
+    invalidated the dataset on the hub (only the source's own withdrawal is undone).
+    """
+    fields = clean_fields({**fields, "source_node": source})
+    note = f"Harvested from {source}."
+    with transaction.atomic():
+        if dataset is None:
+            dataset = _create(organisation, None, fields, note=note)
+            if auto_release:
+                dataset = _transition(dataset, None, Action.RELEASE, check=False)
+            return dataset, "added"
+        dataset = _locked(dataset)
+        if dataset.state == State.INVALIDATED:
+            if dataset.invalidation_reason != WITHDRAWN_AT_SOURCE:
+                raise Conflict(
+                    f"dataset {dataset.pk} was invalidated on the hub "
+                    f"({dataset.invalidation_reason}); reactivate it there to take updates.",
+                    current_state=dataset.state,
+                )
+            dataset = _reactivate(dataset, None)
+            result = "updated"
+        else:
+            result = "unchanged"
+        changed = {k: v for k, v in fields.items() if getattr(dataset, k) != v}
+        if not changed:
+            return dataset, result
+        if dataset.is_frozen and set(changed) & set(Dataset.DESCRIPTIVE_FIELDS):
+            dataset = _new_version(dataset, None, note=note)
+        return _update(dataset, None, changed, note=note), "updated"
+
+
+def withdraw_harvested_dataset(*, dataset: Dataset) -> list[Dataset]:
+    """Invalidate every live version of a dataset its source no longer lists; never delete."""
+    withdrawn = []
+    with transaction.atomic():
+        version: Dataset | None = dataset
+        while version is not None:
+            version = _locked(version)
+            if version.state != State.INVALIDATED:
+                withdrawn.append(
+                    _transition(version, None, Action.INVALIDATE, WITHDRAWN_AT_SOURCE, check=False)
+                )
+                doi.schedule_sync(version, doi.Wanted.CLOSE)
+            version = version.previous_version
+    return withdrawn

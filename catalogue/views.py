@@ -294,7 +294,7 @@ def dataset_detail(request: HttpRequest, pk) -> HttpResponse:
     counts = dataset.sex_counts or {}
     order = [*SEXES, *sorted(set(counts) - set(SEXES))]
     sex_svg, sex_parts = charts.proportion_bar(
-        "chart-sex", "Subjects by sex", [(s.capitalize(), counts.get(s, 0)) for s in order]
+        "chart-sex", "Subjects by sex", [(s.capitalize(), counts.get(s) or 0) for s in order]
     )
     context = {
         "dataset": dataset,

@@ -198,3 +198,100 @@ def proportion_bar(
         f"<title>{escape(title)}</title>" + "".join(body) + "</svg>"
     )
     return svg, parts
+
+
+# One colour per series of a stacked chart, in order; the legend names each in words.
+SERIES_FILLS = ("#1f5f8b", "#5a7d2a", "#8a939c", "#b3541e", "#a4262c", "#6b4c9a")
+
+
+@dataclass
+class StackedChart:
+    """Columns split into series (e.g. harvest results per run): the SVG, the legend's
+    colours, and the rows (label, one count per series) for a visually hidden table."""
+
+    id: str
+    title: str
+    series: list[str]
+    rows: list[tuple[str, list[int]]]
+    fills: list[str]
+    svg: SafeString = field(default=SafeString(""))
+    label_heading: str = "Value"
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(any(counts) for _, counts in self.rows)
+
+    @property
+    def legend(self) -> list[tuple[str, str]]:
+        return list(zip(self.series, self.fills, strict=True))
+
+
+def stacked_bars(
+    chart_id: str,
+    title: str,
+    series: Sequence[str],
+    rows: Sequence[tuple[str, Sequence[int]]],
+    *,
+    width: int = 480,
+    height: int = 170,
+    label_heading: str = "Value",
+    tick: Callable[[str], str] = lambda label: label,
+    max_ticks: int = 6,
+) -> StackedChart:
+    """Vertical columns side by side, oldest first as given, each stacked from the first
+    series at the bottom; at most `max_ticks` column labels are drawn (the table has all)."""
+    series = [str(s) for s in series]
+    rows = [(str(label), [int(n) for n in counts]) for label, counts in rows]
+    for label, counts in rows:
+        if len(counts) != len(series):
+            raise ValueError(f"{label}: {len(counts)} counts for {len(series)} series")
+    fills = [SERIES_FILLS[i % len(SERIES_FILLS)] for i in range(len(series))]
+    top = max((sum(counts) for _, counts in rows), default=0) or 1
+    bottom_room, top_room = 20, 16
+    plot_height = height - bottom_room - top_room
+    slot = width / max(1, len(rows))
+    bar_width = max(2.0, slot * 0.72)
+    baseline = top_room + plot_height
+    every = max(1, -(-len(rows) // max(1, max_ticks)))
+    body = [
+        f'<line class="chart-axis" x1="0" y1="{baseline}" x2="{width}" y2="{baseline}" '
+        f'stroke="{MUTED_FILL}" stroke-width="1"/>'
+    ]
+    for i, (label, counts) in enumerate(rows):
+        x = i * slot + (slot - bar_width) / 2
+        centre = i * slot + slot / 2
+        total = sum(counts)
+        described = ", ".join(f"{s} {n}" for s, n in zip(series, counts, strict=True) if n)
+        parts = [f"<g><title>{escape(label)}: {escape(described or 'nothing')}</title>"]
+        y = float(baseline)
+        for name, n, fill in zip(series, counts, fills, strict=True):
+            if not n:
+                continue
+            h = plot_height * n / top
+            y -= h
+            parts.append(
+                f'<rect class="chart-segment" x="{_fmt(x)}" y="{_fmt(y)}" '
+                f'width="{_fmt(bar_width)}" height="{_fmt(h)}" fill="{fill}">'
+                f"<title>{escape(label)}: {escape(name)} {n}</title></rect>"
+            )
+        if total and bar_width >= 14:
+            parts.append(
+                f'<text class="chart-value" x="{_fmt(centre)}" y="{_fmt(y - 3)}" '
+                f'text-anchor="middle" font-size="10" fill="{TEXT_FILL}">{total}</text>'
+            )
+        if i % every == 0 or i == len(rows) - 1:
+            parts.append(
+                f'<text class="chart-label" x="{_fmt(centre)}" y="{baseline + 13}" '
+                f'text-anchor="middle" font-size="10" fill="{TEXT_FILL}">'
+                f"{escape(tick(label))}</text>"
+            )
+        parts.append("</g>")
+        body.append("".join(parts))
+    if not rows:
+        body.append(
+            f'<text class="chart-empty" x="0" y="{_fmt(height / 2)}" dominant-baseline="middle" '
+            f'font-size="12" fill="{MUTED_FILL}">No data</text>'
+        )
+    chart = StackedChart(chart_id, title, series, rows, fills, label_heading=label_heading)
+    chart.svg = _svg(chart_id, title, width, height, body)
+    return chart

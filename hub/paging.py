@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rest_framework import serializers
+
+from .errors import ValidationFailed
+
+MAX_PAGE = 1_000_000
+_PAGE_NUMBER = re.compile(r"^[0-9]{1,7}$")
+
+
+def query_page(
+    params: Mapping[str, str], *, default_page_size: int, max_page_size: int
+) -> tuple[int, int]:
+    """(page, page size) from ?page= and ?page_size=; a bad value is a 400 naming it."""
+
+    def number(name: str, high: int, default: int) -> int:
+        raw = (params.get(name) or "").strip()
+        if not raw:
+            return default
+        if not _PAGE_NUMBER.match(raw) or not 1 <= int(raw) <= high:
+            raise ValidationFailed(f"{name} must be a whole number from 1 to {high}.", field=name)
+        return int(raw)
+
+    return number("page", MAX_PAGE, 1), number("page_size", max_page_size, default_page_size)
 
 
 def page_links(current: int, pages: int, url_for: Callable[[int], str]) -> list[dict]:

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "hub",
     "catalogue",
     "tracer",
+    "harvester",
 ]
 
 MIDDLEWARE = [
@@ -162,12 +163,18 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agora hub API",
     "DESCRIPTION": (
-        "Catalogue of cancer-imaging datasets (search, lifecycle, DCAT output) and its "
-        "tamper-evident traces (CHAIMELEON-compatible tracer API, public proofs)."
+        "Catalogue of cancer-imaging datasets (search, lifecycle, DCAT output), its "
+        "tamper-evident traces (CHAIMELEON-compatible tracer API, public proofs) and the "
+        "harvesting of provider nodes (pull runs, pushed records, per-record reports)."
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "HarvestJobStatusEnum": "harvester.models.HarvestJob.Status",
+        "HarvestRecordResultEnum": "harvester.models.HarvestRecord.Result",
+        "TraceStatusEnum": "tracer.api.serializers.STATES",
+    },
 }
 
 # --- Celery --------------------------------------------------------------------------
@@ -239,3 +246,22 @@ SPECTACULAR_SETTINGS |= {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- harvesting ------------------------------------------------------------------------
+# Hosts the hub may fetch node catalogues from (comma-separated, host or host:port).
+# Empty: any http(s) host. Set it in production so a node URL cannot reach internal services.
+HARVEST_ALLOWED_HOSTS = [
+    h.strip() for h in env("HARVEST_ALLOWED_HOSTS", "").split(",") if h.strip()
+]
+HARVEST_MAX_PAGE_BYTES = int(env("HARVEST_MAX_PAGE_BYTES", str(50 * 1024 * 1024)))
+HARVEST_REQUEST_TIMEOUT_SECONDS = float(env("HARVEST_REQUEST_TIMEOUT_SECONDS", "60"))
+HARVEST_TOTAL_TIMEOUT_SECONDS = float(env("HARVEST_TOTAL_TIMEOUT_SECONDS", "3600"))
+HARVEST_MAX_PAGES = int(env("HARVEST_MAX_PAGES", "10000"))
+HARVEST_PUSH_MAX_BYTES = int(env("HARVEST_PUSH_MAX_BYTES", str(50 * 1024 * 1024)))
+# How often the scheduler looks for nodes whose harvest is due.
+CELERY_BEAT_SCHEDULE["queue-due-harvests"] = {
+    "task": "harvester.tasks.queue_due_harvests",
+    "schedule": float(env("HARVEST_SCHEDULER_SECONDS", "60")),
+}
+# `make demo` serves a demo provider node here (python manage.py serve_demo_node).
+DEMO_NODE_PORT = int(env("AGORA_DEMO_NODE_PORT", "8001"))

@@ -9,6 +9,7 @@ api_v1 = [
     path("me/", views.MeView.as_view(), name="me"),
     path("", include("catalogue.api.urls")),
     path("", include("tracer.api.urls")),
+    path("", include("harvester.api.urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("", include("django_prometheus.urls")),
     path("", include("catalogue.urls")),
     path("", include("tracer.urls")),
+    path("", include("harvester.urls")),
 ]
 if settings.OIDC_ENABLED:
     urlpatterns.insert(0, path("oidc/", include("mozilla_django_oidc.urls")))

@@ -22,7 +22,6 @@ import re
 from collections.abc import Iterator
 
 from rdflib import RDF, XSD, BNode, Graph, Literal, URIRef
-from rdflib.compare import to_canonical_graph
 from rdflib.namespace import DCAT, DCTERMS
 from rdflib.term import Node
 
@@ -80,17 +79,23 @@ def normalise(graph: Graph, mappings: Mappings | None = None) -> Graph:
 
 
 def normalised_hash(graph: Graph, dataset_iri: Node | str) -> str:
-    """SHA3-256 of the dataset's canonical N-Triples, its blank-node subtrees included.
-
-    Equal for the same description whatever the serialisation or blank-node names.
-    """
+    """The description_hash of the dataset's triples and of the blank nodes it reaches."""
     dataset = URIRef(dataset_iri) if isinstance(dataset_iri, str) else dataset_iri
     sub = Graph()
     for triple in _description(graph, dataset):
         sub.add(triple)
-    canonical = to_canonical_graph(sub)
+    return description_hash(sub)
+
+
+def description_hash(description: Graph) -> str:
+    """SHA3-256 over a description's sorted N-Triples, blank nodes named by what reaches them.
+
+    Equal for the same description whatever the serialisation or blank-node labels, and
+    much cheaper than full RDF canonicalisation: the harvester hashes every record it sees.
+    """
+    names = _blank_node_names(description)
     lines = sorted(
-        line for line in canonical.serialize(format="nt", encoding="utf-8").decode().splitlines()
+        " ".join(names.get(term) or term.n3() for term in triple) for triple in description
     )
     return hashlib.sha3_256("\n".join(lines).encode("utf-8")).hexdigest()
 
@@ -242,6 +247,37 @@ def _description(graph: Graph, dataset: Node) -> Iterator[tuple[Node, Node, Node
             yield node, p, o
             if isinstance(o, BNode) and o not in seen:
                 todo.append(o)
+
+
+def _blank_node_names(graph: Graph) -> dict[Node, str]:
+    """Name each blank node by the (subject, predicate) paths reaching it and its literals."""
+    names: dict[Node, str] = {}
+    pending = {t for t in (*graph.subjects(), *graph.objects()) if isinstance(t, BNode)}
+    while pending:
+        ready = [
+            node
+            for node in pending
+            if not any(
+                isinstance(s, BNode) and s not in names for s, _ in graph.subject_predicates(node)
+            )
+        ]
+        if not ready:  # a cycle of blank nodes: no stable name, keep their labels
+            names |= {node: node.n3() for node in pending}
+            break
+        for node in ready:
+            paths = sorted(
+                f"{names.get(s) or s.n3()}>{p.n3()}" for s, p in graph.subject_predicates(node)
+            )
+            # Siblings reached by the same path are told apart by their own literals.
+            content = sorted(
+                f"{p.n3()}={o.n3()}"
+                for p, o in graph.predicate_objects(node)
+                if not isinstance(o, BNode)
+            )
+            digest = hashlib.sha3_256("|".join([*paths, "#", *content]).encode()).hexdigest()
+            names[node] = "_:b" + digest[:32]
+        pending.difference_update(ready)
+    return names
 
 
 def _sort_key(node: Node) -> tuple[str, str]:

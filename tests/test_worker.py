@@ -75,3 +75,36 @@ def test_a_lifecycle_trace_is_anchored_on_chain_by_the_worker(
     assert (on_chain.root.hex(), on_chain.count) == (batch.root, batch.size)
     assert chain.anchoring_tx(batch.contract.address, batch.number).tx_hash == batch.tx_hash
     assert verify_all(chain).ok
+
+
+def test_node_harvests_run_in_the_worker_and_a_failing_node_spares_the_other(
+    celery_worker, hub_admin, org_a, org_b
+):
+    from harvester import services as harvester
+    from harvester.models import HarvestJob
+    from harvester.tests.catalogues import page_turtle
+    from harvester.tests.nodeserver import NodeServer, Reply, paged_catalogue
+
+    with NodeServer() as node:
+        pages = [
+            page_turtle(range(i, i + 10), base=node.url("/ds/"), invalid_every=10) for i in (0, 10)
+        ]
+        node.routes.update(paged_catalogue(pages, base=node.url("/good")))
+        node.routes["/broken"] = Reply(b"upstream down", status=502)
+        good, _ = harvester.register_node(
+            by=hub_admin, organisation=org_a, name="good", base_url=node.url("/good")
+        )
+        broken, _ = harvester.register_node(
+            by=hub_admin, organisation=org_b, name="broken", base_url=node.url("/broken")
+        )
+        jobs = [harvester.request_harvest(node=n, by=hub_admin) for n in (broken, good)]
+
+        def finished():
+            states = HarvestJob.objects.filter(pk__in=[j.pk for j in jobs])
+            return all(j.done for j in states) and {j.node_id: j for j in states}
+
+        done = wait_until(finished, timeout=60)
+    assert done[broken.pk].status == "failed" and "502" in done[broken.pk].error
+    assert done[good.pk].status == "succeeded" and done[good.pk].added == 18
+    assert Dataset.objects.filter(organisation=org_a).count() == 18
+    assert not Dataset.objects.filter(organisation=org_b).exists()

@@ -12,6 +12,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from hub import paging
 from hub.errors import NotAllowed, NotFound, ValidationFailed
 from hub.models import Role
 from hub.roles import has_role, is_hub_admin, provider_organisation_ids
@@ -231,10 +232,8 @@ def recent_batches(limit: int = 20) -> list[AnchorBatch]:
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-MAX_PAGE = 1_000_000
 FILTER_NAMES = frozenset(spelling for spellings in ALIASES.values() for spelling in spellings)
 PAGING_NAMES = frozenset({"page", "page_size"})
-PAGE_NUMBER = re.compile(r"^[0-9]{1,7}$")
 
 
 def can_post_traces(user) -> bool:
@@ -280,16 +279,9 @@ def query_filters(params, *, also_allowed: frozenset[str] = PAGING_NAMES) -> Tra
 
 def query_page(params) -> tuple[int, int]:
     """(page, page size) from ?page= and ?page_size=; a bad value is a 400."""
-
-    def number(name: str, high: int, default: int) -> int:
-        raw = (params.get(name) or "").strip()
-        if not raw:
-            return default
-        if not PAGE_NUMBER.match(raw) or not 1 <= int(raw) <= high:
-            raise ValidationFailed(f"{name} must be a whole number from 1 to {high}.", field=name)
-        return int(raw)
-
-    return number("page", MAX_PAGE, 1), number("page_size", MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE)
+    return paging.query_page(
+        params, default_page_size=DEFAULT_PAGE_SIZE, max_page_size=MAX_PAGE_SIZE
+    )
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from django.db.models import ProtectedError
 
 from catalogue import demo_data
 from catalogue.models import Dataset
+from harvester import demo as harvester_demo
+from harvester.models import Node
 from hub import services
 from hub.models import ApiToken, Organisation, Role, RoleAssignment
 from tracer import services as tracer
@@ -132,6 +134,14 @@ class Command(BaseCommand):
             self.stdout.write(f"Created {created} demo datasets in {elapsed:.1f} s.")
         else:
             self.stdout.write(f"The {len(specs)} demo datasets were already loaded; nothing added.")
+        self.stdout.write("Harvesting the demo nodes:")
+        admin = next(u for u in users.values() if u.is_superuser)
+        harvester_demo.load(
+            admin=admin,
+            hospital=organisations["la-fe"],
+            biobank=organisations["int-milano"],
+            say=self.stdout.write,
+        )
         self._anchor()
         self._print_credentials(token)
 
@@ -169,6 +179,7 @@ class Command(BaseCommand):
         )
         usernames = [a.username for a in ACCOUNTS] + [MACHINE_USERNAME]
         try:
+            Node.objects.filter(organisation__in=organisations).delete()
             deleted = demo_data.delete(organisations)
             get_user_model().objects.filter(username__in=usernames).delete()
             Organisation.objects.filter(pk__in=[o.pk for o in organisations]).delete()

@@ -1,0 +1,616 @@
+"""Every state change of the harvester: nodes, runs, and what a run does to the catalogue.
+
+A run (pull or push) first stages one HarvestRecord per record it saw, reading nothing but
+its own node's previous state; only at its end are the staged records applied to the
+catalogue, in one transaction per node. A run that fails before that leaves the catalogue
+exactly as it was, and no run ever touches another node's records.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+from rdflib import Graph
+
+from catalogue import services as catalogue
+from hub.errors import Conflict, DomainError, PayloadTooLarge, ValidationFailed, require
+from hub.models import Organisation
+from hub.roles import can_manage_organisation, is_hub_admin
+from hyperontology import miabis_to_dcat, normalise, validate
+from hyperontology.mappings import Mappings
+from tracer.models import Action as TraceAction
+from tracer.services import hash_resource, metadata_hash
+from tracer.services import record as record_trace
+
+from . import fetch, records
+from .models import HarvestJob, HarvestRecord, Node, NodePage, SourceRecord
+from .rdf import RdfError, parse_rdf
+
+log = logging.getLogger(__name__)
+Result = HarvestRecord.Result
+Status = HarvestJob.Status
+TRACE_CALLER = "hub.harvester"
+MAX_DATASETS_PER_TRACE = 1000
+STILL_REJECTED = " (unchanged since it was rejected)"
+
+
+# -- nodes --------------------------------------------------------------------------------
+
+
+def register_node(
+    *,
+    by,
+    organisation: Organisation,
+    name: str,
+    base_url: str = "",
+    mode: str = Node.Mode.PULL,
+    schedule_minutes: int = 1440,
+    auto_release: bool = False,
+    mappings: dict | None = None,
+) -> tuple[Node, str]:
+    """A new node of `organisation` and its push token (shown once; only its hash is kept)."""
+    require(is_hub_admin(by), "Only hub administrators register nodes.")
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed("name is required.", field="name")
+    if mode not in Node.Mode.values:
+        raise ValidationFailed(f"mode must be one of {', '.join(Node.Mode.values)}.", field="mode")
+    base_url = (base_url or "").strip()
+    if mode != Node.Mode.PUSH and not base_url:
+        raise ValidationFailed("base_url is required for a node the hub pulls.", field="base_url")
+    if base_url:
+        check_node_url(base_url)
+    node = Node(
+        organisation=organisation,
+        name=name,
+        base_url=base_url,
+        mode=mode,
+        schedule_minutes=schedule_minutes,
+        auto_release=auto_release,
+        mappings=clean_mappings(mappings or {}),
+    )
+    token = node.new_push_token()
+    if node.pulls and schedule_minutes:
+        node.next_harvest_at = timezone.now()
+    node.save()
+    return node, token
+
+
+def check_node_url(url: str) -> None:
+    """400 naming the problem for a URL the hub must not fetch."""
+    try:
+        fetch.check_url(url, allowed_hosts())
+    except fetch.FetchError as exc:
+        raise ValidationFailed(str(exc), field="base_url") from exc
+
+
+def allowed_hosts() -> frozenset[str] | None:
+    return frozenset(settings.HARVEST_ALLOWED_HOSTS) if settings.HARVEST_ALLOWED_HOSTS else None
+
+
+def clean_mappings(value) -> dict:
+    """The provider's own labels, checked the way a run will use them (400 naming the fault)."""
+    try:
+        Mappings.default().with_extension(value)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="mappings") from exc
+    return {kind: dict(labels) for kind, labels in value.items()}
+
+
+def update_node(*, node: Node, by, **changes) -> Node:
+    """Providers of the node's organisation may change its schedule, mappings and release."""
+    require(
+        can_manage_organisation(by, node.organisation_id),
+        "Only providers of this organisation can change its nodes.",
+    )
+    allowed = {"schedule_minutes", "auto_release", "mappings", "enabled", "base_url", "mode"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationFailed(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    if "mappings" in changes:
+        changes["mappings"] = clean_mappings(changes["mappings"])
+    if changes.get("base_url"):
+        check_node_url(changes["base_url"])
+    for name, value in changes.items():
+        setattr(node, name, value)
+    node.save()
+    return node
+
+
+def rotate_push_token(*, node: Node, by) -> str:
+    require(
+        can_manage_organisation(by, node.organisation_id),
+        "Only providers of this organisation can renew its node token.",
+    )
+    token = node.new_push_token()
+    node.save(update_fields=["push_token_hash", "push_token_prefix"])
+    return token
+
+
+# -- starting runs ------------------------------------------------------------------------
+
+
+def request_harvest(*, node: Node, by, requested_by: str = "") -> HarvestJob:
+    """Queue a pull of `node` (409 while one is queued or running)."""
+    if by is not None:
+        require(
+            can_manage_organisation(by, node.organisation_id),
+            "Only providers of this organisation (or hub administrators) can harvest its node.",
+        )
+    if not node.pulls:
+        raise Conflict("This node only pushes; the hub has nothing to pull.")
+    with transaction.atomic():
+        node = Node.objects.select_for_update().get(pk=node.pk)
+        running = node.jobs.filter(
+            kind=HarvestJob.Kind.PULL, status__in=[Status.QUEUED, Status.RUNNING]
+        )
+        current = running.first()
+        if current is not None:
+            raise Conflict(
+                f"A harvest of this node is already {current.status}.", job=str(current.pk)
+            )
+        job = HarvestJob.objects.create(
+            node=node, requested_by=requested_by or getattr(by, "username", "") or "schedule"
+        )
+        from .tasks import harvest_node
+
+        transaction.on_commit(lambda: harvest_node.delay(str(job.pk)))
+    return job
+
+
+def queue_due_harvests(now=None) -> list[HarvestJob]:
+    """Queue a pull of every node whose schedule has come (the periodic task)."""
+    now = now or timezone.now()
+    jobs = []
+    due = Node.objects.filter(
+        enabled=True, schedule_minutes__gt=0, next_harvest_at__lte=now
+    ).exclude(mode=Node.Mode.PUSH)
+    for node in due:
+        Node.objects.filter(pk=node.pk).update(
+            next_harvest_at=now + timedelta(minutes=node.schedule_minutes)
+        )
+        try:
+            jobs.append(request_harvest(node=node, by=None, requested_by="schedule"))
+        except Conflict:
+            continue  # still running from last time: the next slot will catch up
+    return jobs
+
+
+# -- running a pull -----------------------------------------------------------------------
+
+
+@dataclass
+class _Known:
+    content_hash: str
+    accepted: bool
+    problems: list[str]
+    dataset_id: object
+    identifier: str
+
+
+class _Run:
+    """Stages the records of one run; nothing here writes to the catalogue."""
+
+    def __init__(self, job: HarvestJob) -> None:
+        self.job = job
+        self.node = job.node
+        self.mappings = Mappings.default().with_extension(self.node.mappings or {})
+        self.known = _known_records(self.node)
+        self.seen: set[str] = set()
+        self.counts = {r: 0 for r in Result.values}
+        self.catalogue_findings: list[str] = []
+
+    def stage_graph(self, graph: Graph) -> None:
+        """Split, hash, validate what changed, and stage one row per record."""
+        graph = normalise(graph, self.mappings)
+        fresh, staged = [], []
+        for rec in records.split(graph):
+            if rec.iri in self.seen:
+                continue  # listed twice (on two pages): the first one counts
+            self.seen.add(rec.iri)
+            before = self.known.get(rec.iri)
+            if before is not None and before.content_hash == rec.content_hash:
+                staged.append(self._unchanged(rec.iri, rec.identifier, before))
+            else:
+                fresh.append(rec)
+        if fresh:
+            staged += self._validated(fresh)
+        self._save(staged)
+
+    def stage_unchanged(self, iris: Iterable[str]) -> None:
+        """The records of a page the node says has not changed (HTTP 304)."""
+        staged = []
+        for iri in iris:
+            before = self.known.get(iri)
+            if iri in self.seen or before is None:
+                continue
+            self.seen.add(iri)
+            staged.append(self._unchanged(iri, before.identifier, before))
+        self._save(staged)
+
+    def _unchanged(self, iri: str, identifier: str, before: _Known) -> HarvestRecord:
+        if before.accepted:
+            return HarvestRecord(
+                job=self.job,
+                iri=iri,
+                identifier=identifier,
+                result=Result.UNCHANGED,
+                content_hash=before.content_hash,
+                dataset_id=before.dataset_id,
+            )
+        return HarvestRecord(
+            job=self.job,
+            iri=iri,
+            identifier=identifier,
+            result=Result.REJECTED,
+            reason=_reason(before.problems) + STILL_REJECTED,
+            violations=before.problems,
+            content_hash=before.content_hash,
+        )
+
+    def _validated(self, fresh: list[records.Record]) -> list[HarvestRecord]:
+        union = Graph()
+        for rec in fresh:
+            union += rec.graph
+        report = validate(union)
+        verdicts = report.by_iri
+        self.catalogue_findings += [f.message for f in report.catalogue_findings]
+        out = []
+        for rec in fresh:
+            verdict = verdicts[rec.iri]
+            row = HarvestRecord(
+                job=self.job,
+                iri=rec.iri,
+                identifier=rec.identifier,
+                content_hash=rec.content_hash,
+                warnings=[f.message for f in verdict.warnings],
+            )
+            before = self.known.get(rec.iri)
+            if not verdict.accepted:
+                row.result = Result.REJECTED
+                row.violations = [f.message for f in verdict.violations]
+                row.reason = _reason(row.violations)
+            else:
+                row.result = Result.UPDATED if before and before.dataset_id else Result.ADDED
+                row.dataset_id = before.dataset_id if before else None
+                row.staged = {
+                    "fields": records.fields(rec),
+                    "normalised_rdf": rec.graph.serialize(format="turtle"),
+                }
+            out.append(row)
+        return out
+
+    def _save(self, staged: list[HarvestRecord]) -> None:
+        HarvestRecord.objects.bulk_create(staged, batch_size=500)
+        for row in staged:
+            self.counts[row.result] += 1
+        HarvestJob.objects.filter(pk=self.job.pk).update(
+            records_seen=len(self.seen), **{k: v for k, v in self.counts.items()}
+        )
+
+
+def run_pull(job_id, on_page: Callable[[HarvestJob], None] | None = None) -> HarvestJob:
+    """Fetch every page of the node's catalogue, stage, then apply (the Celery task's body).
+
+    `on_page` is called with the job after each page (the command line shows progress).
+    """
+    job = _start(job_id)
+    if job is None:
+        return HarvestJob.objects.get(pk=job_id)
+    node = job.node
+    run = _Run(job)
+    cache = {
+        page.url: fetch.CachedPage(page.etag, page.last_modified, page.next_url or None)
+        for page in node.pages.all()
+    }
+    page_iris = {page.url: page.record_iris for page in node.pages.all()}
+    seen_pages: list[NodePage] = []
+    try:
+        for page in fetch.fetch_pages(
+            node.base_url, limits=_limits(), allowed_hosts=allowed_hosts(), cache=cache
+        ):
+            before = set(run.seen)
+            if page.not_modified:
+                run.stage_unchanged(page_iris.get(page.url, []))
+                iris = page_iris.get(page.url, [])
+            else:
+                run.stage_graph(page.graph)
+                iris = sorted(run.seen - before)
+            seen_pages.append(
+                NodePage(
+                    node=node,
+                    url=page.url,
+                    etag=page.etag,
+                    last_modified=page.last_modified,
+                    next_url=page.next_url or "",
+                    record_iris=iris,
+                )
+            )
+            job.pages_done = len(seen_pages)
+            job.pages_not_modified += 1 if page.not_modified else 0
+            if page.total_items is not None:
+                job.total_items = page.total_items
+            HarvestJob.objects.filter(pk=job.pk).update(
+                pages_done=job.pages_done,
+                pages_not_modified=job.pages_not_modified,
+                total_items=job.total_items,
+            )
+            if on_page is not None:
+                job.records_seen = len(run.seen)
+                on_page(job)
+    except fetch.FetchError as exc:
+        return _fail(job, str(exc))
+    except Exception as exc:  # a bug must fail this node's run, never the worker or others
+        log.exception("harvest failed node=%s job=%s", node.pk, job.pk)
+        return _fail(job, f"Internal error while harvesting: {type(exc).__name__}: {exc}")
+    return _apply(job, run, complete=True, pages=seen_pages)
+
+
+# -- receiving a push ---------------------------------------------------------------------
+
+MIABIS_TYPES = ("application/vnd.miabis+json", "application/x-miabis+json")
+
+
+def receive_push(*, node: Node, body: bytes, content_type: str) -> HarvestJob:
+    """Validate and apply what a node pushed; the job is the per-record report it gets back.
+
+    RDF in any serialisation (by Content-Type) or MIABIS collections as JSON (a list, or an
+    object with "collections"). A push is not the node's whole catalogue: nothing is
+    withdrawn by it.
+    """
+    if not node.accepts_push:
+        raise Conflict("This node is registered for pull only; the hub does not take pushes.")
+    if len(body) > settings.HARVEST_PUSH_MAX_BYTES:
+        raise PayloadTooLarge(
+            f"The body is larger than {settings.HARVEST_PUSH_MAX_BYTES} bytes; push in parts."
+        )
+    if not body.strip():
+        raise ValidationFailed("The body is empty.")
+    graph = _pushed_graph(node, body, content_type)
+    job = HarvestJob.objects.create(
+        node=node,
+        kind=HarvestJob.Kind.PUSH,
+        status=Status.RUNNING,
+        started=timezone.now(),
+        requested_by="node",
+        pages_done=1,
+    )
+    run = _Run(job)
+    try:
+        run.stage_graph(graph)
+    except Exception as exc:
+        log.exception("push failed node=%s job=%s", node.pk, job.pk)
+        return _fail(job, f"Internal error while reading the push: {type(exc).__name__}: {exc}")
+    return _apply(job, run, complete=False, pages=None)
+
+
+def _pushed_graph(node: Node, body: bytes, content_type: str) -> Graph:
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media in MIABIS_TYPES or (media == "application/json" and _looks_like_miabis(body)):
+        try:
+            document = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValidationFailed(f"The body is not valid JSON: {exc}.") from exc
+        collections = document.get("collections") if isinstance(document, dict) else document
+        if not isinstance(collections, list):
+            raise ValidationFailed(
+                "MIABIS JSON must be a list of collections (or an object with a "
+                '"collections" list).'
+            )
+        try:
+            mappings = Mappings.default().with_extension(node.mappings or {})
+            return miabis_to_dcat(collections, base=_push_base(node), mappings=mappings)
+        except ValueError as exc:
+            raise ValidationFailed(f"MIABIS: {exc}") from exc
+    try:
+        return parse_rdf(body, content_type, base=_push_base(node))
+    except RdfError as exc:
+        raise ValidationFailed(str(exc)) from exc
+
+
+def _looks_like_miabis(body: bytes) -> bool:
+    """JSON without "@context" or "@id" is MIABIS, not JSON-LD."""
+    head = body[:4096]
+    return b"@context" not in head and b'"@id"' not in head and b'"@graph"' not in head
+
+
+def _push_base(node: Node) -> str:
+    return node.base_url or f"{settings.SITE_URL}/nodes/{node.pk}/"
+
+
+# -- applying a run -----------------------------------------------------------------------
+
+
+def _start(job_id) -> HarvestJob | None:
+    """Mark the job running; None if it already finished (a redelivered task)."""
+    with transaction.atomic():
+        job = HarvestJob.objects.select_for_update().select_related("node").get(pk=job_id)
+        if job.done:
+            return None
+        # A worker that died mid-run left staged rows: start again from nothing.
+        job.records.all().delete()
+        job.status = Status.RUNNING
+        job.started = timezone.now()
+        job.pages_done = job.pages_not_modified = job.records_seen = 0
+        job.save()
+    return job
+
+
+def _fail(job: HarvestJob, error: str) -> HarvestJob:
+    """Nothing of the run reaches the catalogue; the node's previous data stay as they were."""
+    with transaction.atomic():
+        job.records.all().delete()
+        job.status = Status.FAILED
+        job.error = error[:4000]
+        job.finished = timezone.now()
+        for name in Result.values:
+            setattr(job, name, 0)
+        job.save()
+    log.warning("harvest failed node=%s job=%s error=%s", job.node_id, job.pk, error[:200])
+    return job
+
+
+def _apply(
+    job: HarvestJob, run: _Run, *, complete: bool, pages: list[NodePage] | None
+) -> HarvestJob:
+    node = job.node
+    try:
+        with transaction.atomic():
+            Node.objects.select_for_update().get(pk=node.pk)  # one run applies at a time
+            known = {r.iri: r for r in SourceRecord.objects.filter(node=node)}
+            changed_datasets: list[str] = []
+            for row in job.records.filter(staged__isnull=False).iterator(chunk_size=200):
+                _apply_record(node, row, known, changed_datasets)
+            rejected = job.records.filter(result=Result.REJECTED, staged__isnull=True)
+            for row in rejected.iterator(chunk_size=500):
+                if row.violations and not row.reason.endswith(STILL_REJECTED):
+                    _remember_rejection(node, row, known)
+            if complete:
+                for source in known.values():
+                    if source.iri not in run.seen and not source.withdrawn:
+                        _withdraw(job, source, changed_datasets)
+                node.pages.all().delete()
+                NodePage.objects.bulk_create(pages or [], batch_size=200)
+            _finish(job, run, changed_datasets)
+    except Exception as exc:
+        log.exception("applying harvest failed node=%s job=%s", node.pk, job.pk)
+        return _fail(job, f"Could not store the run: {type(exc).__name__}: {exc}")
+    return job
+
+
+def _apply_record(node: Node, row: HarvestRecord, known: dict, changed: list[str]) -> None:
+    source = known.get(row.iri)
+    dataset = source.dataset if source is not None else None
+    try:
+        with transaction.atomic():
+            dataset, result = catalogue.apply_harvested_record(
+                organisation=node.organisation,
+                dataset=dataset,
+                fields=row.staged["fields"] | {"normalised_rdf": row.staged["normalised_rdf"]},
+                source=node.source_label,
+                auto_release=node.auto_release,
+            )
+    except DomainError as exc:
+        row.result, row.reason, row.violations = Result.REJECTED, exc.message, [exc.message]
+        row.staged = None
+        row.save(update_fields=["result", "reason", "violations", "staged"])
+        return
+    if result != "unchanged":
+        changed.append(str(dataset.pk))
+    row.result = {"added": Result.ADDED, "updated": Result.UPDATED}.get(result, Result.UNCHANGED)
+    row.dataset = dataset
+    row.staged = None
+    row.save(update_fields=["result", "dataset", "staged"])
+    SourceRecord.objects.update_or_create(
+        node=node,
+        iri=row.iri,
+        defaults={
+            "identifier": row.identifier,
+            "content_hash": row.content_hash,
+            "accepted": True,
+            "problems": [],
+            "dataset": dataset,
+            "withdrawn": False,
+            "last_seen": timezone.now(),
+        },
+    )
+
+
+def _remember_rejection(node: Node, row: HarvestRecord, known: dict) -> None:
+    """Keep the verdict so an unchanged rejected record is not validated again. The
+    dataset it fed before (if any) keeps its last accepted content."""
+    source = known.get(row.iri)
+    SourceRecord.objects.update_or_create(
+        node=node,
+        iri=row.iri,
+        defaults={
+            "identifier": row.identifier,
+            "content_hash": row.content_hash,
+            "accepted": False,
+            "problems": row.violations,
+            "dataset": source.dataset if source else None,
+            "withdrawn": False,
+        },
+    )
+
+
+def _withdraw(job: HarvestJob, source: SourceRecord, changed: list[str]) -> None:
+    if source.dataset is not None:
+        for version in catalogue.withdraw_harvested_dataset(dataset=source.dataset):
+            changed.append(str(version.pk))
+    source.withdrawn = True
+    source.save(update_fields=["withdrawn"])
+    HarvestRecord.objects.create(
+        job=job,
+        iri=source.iri,
+        identifier=source.identifier,
+        result=Result.WITHDRAWN,
+        reason=catalogue.WITHDRAWN_AT_SOURCE,
+        dataset=source.dataset,
+    )
+
+
+def _finish(job: HarvestJob, run: _Run, changed: list[str]) -> None:
+    counts = {
+        row["result"]: row["n"]
+        for row in job.records.values("result").annotate(n=models.Count("id"))
+    }
+    for name in Result.values:
+        setattr(job, name, counts.get(name, 0))
+    job.status = Status.SUCCEEDED
+    job.finished = timezone.now()
+    job.records_seen = len(run.seen)
+    job.catalogue_findings = sorted(set(run.catalogue_findings))[:200]
+    job.save()
+    _trace(job, changed)
+
+
+def _trace(job: HarvestJob, changed: list[str]) -> None:
+    """The run itself, with the datasets it changed (their own lifecycle traces say how)."""
+    report = metadata_hash({"job": str(job.pk), "counts": job.counts, "datasets": sorted(changed)})
+    ids = list(dict.fromkeys(changed)) or [""]
+    for start in range(0, len(ids), MAX_DATASETS_PER_TRACE):
+        record_trace(
+            action=TraceAction.HARVEST,
+            caller=TRACE_CALLER,
+            dataset_ids=[i for i in ids[start : start + MAX_DATASETS_PER_TRACE] if i],
+            details=job.kind.upper(),
+            resources=[hash_resource("report", report)],
+            subject_id=str(job.pk),
+        )
+
+
+# -- small helpers ------------------------------------------------------------------------
+
+
+def _known_records(node: Node) -> dict[str, _Known]:
+    rows = SourceRecord.objects.filter(node=node).values_list(
+        "iri", "content_hash", "accepted", "problems", "dataset_id", "identifier", "withdrawn"
+    )
+    # A withdrawn record that comes back is taken in again, even unchanged.
+    return {
+        iri: _Known("" if withdrawn else digest, accepted, problems, dataset_id, identifier)
+        for iri, digest, accepted, problems, dataset_id, identifier, withdrawn in rows
+    }
+
+
+def _limits() -> fetch.Limits:
+    return fetch.Limits(
+        max_page_bytes=settings.HARVEST_MAX_PAGE_BYTES,
+        request_timeout=settings.HARVEST_REQUEST_TIMEOUT_SECONDS,
+        total_timeout=settings.HARVEST_TOTAL_TIMEOUT_SECONDS,
+        max_pages=settings.HARVEST_MAX_PAGES,
+    )
+
+
+def _reason(problems: list[str]) -> str:
+    if not problems:
+        return ""
+    return problems[0] if len(problems) == 1 else f"{problems[0]} (and {len(problems) - 1} more)"
