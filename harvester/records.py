@@ -15,7 +15,7 @@ from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF
 from rdflib.term import Node
 
-from hyperontology.normalise import description_hash
+from hyperontology.normalise import description_hash, description_triples
 from hyperontology.terms import (
     ACCESS_RIGHT,
     BODY_PART,
@@ -31,7 +31,6 @@ from hyperontology.terms import (
 VCARD = URIRef("http://www.w3.org/2006/vcard/ns#")
 VCARD_FN = URIRef(f"{VCARD}fn")
 VCARD_EMAIL = URIRef(f"{VCARD}hasEmail")
-HYDRA = "http://www.w3.org/ns/hydra/core#"
 # Nodes a record's description never reaches into: they are described on their own.
 _OWN_RECORDS = (DCAT.Dataset, DCAT.Catalog, DCAT.CatalogRecord, URIRef(f"{DCAT}DatasetSeries"))
 SEXES = ("female", "male", "other", "unknown")
@@ -53,7 +52,7 @@ def split(graph: Graph) -> Iterator[Record]:
         if not isinstance(dataset, URIRef):
             continue  # a record without an IRI cannot be followed from one run to the next
         description = Graph()
-        for triple in _reachable(graph, dataset, stop):
+        for triple in description_triples(graph, dataset, follow_iris=True, stop=stop):
             description.add(triple)
         yield Record(
             iri=str(dataset),
@@ -108,22 +107,6 @@ def fields(record: Record) -> dict[str, Any]:
 
 
 # -- internals ----------------------------------------------------------------------------
-
-
-def _reachable(graph: Graph, start: Node, stop: set[Node]) -> Iterator[tuple[Node, Node, Node]]:
-    seen: set[Node] = set()
-    todo = [start]
-    while todo:
-        node = todo.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        for _, p, o in graph.triples((node, None, None)):
-            if str(p).startswith(HYDRA):
-                continue
-            yield node, p, o
-            if not isinstance(o, Literal) and o not in seen and o not in stop:
-                todo.append(o)
 
 
 def _identifier(graph: Graph, node: Node) -> str:

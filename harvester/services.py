@@ -508,35 +508,29 @@ def _apply_record(node: Node, row: HarvestRecord, known: dict, changed: list[str
     row.dataset = dataset
     row.staged = None
     row.save(update_fields=["result", "dataset", "staged"])
-    SourceRecord.objects.update_or_create(
-        node=node,
-        iri=row.iri,
-        defaults={
-            "identifier": row.identifier,
-            "content_hash": row.content_hash,
-            "accepted": True,
-            "problems": [],
-            "dataset": dataset,
-            "withdrawn": False,
-            "last_seen": timezone.now(),
-        },
-    )
+    _remember(node, row, accepted=True, dataset=dataset)
 
 
 def _remember_rejection(node: Node, row: HarvestRecord, known: dict) -> None:
     """Keep the verdict so an unchanged rejected record is not validated again. The
     dataset it fed before (if any) keeps its last accepted content."""
     source = known.get(row.iri)
+    _remember(node, row, accepted=False, dataset=source.dataset if source else None)
+
+
+def _remember(node: Node, row: HarvestRecord, *, accepted: bool, dataset) -> None:
+    """What the next run compares with: the record's hash, verdict and dataset."""
     SourceRecord.objects.update_or_create(
         node=node,
         iri=row.iri,
         defaults={
             "identifier": row.identifier,
             "content_hash": row.content_hash,
-            "accepted": False,
-            "problems": row.violations,
-            "dataset": source.dataset if source else None,
+            "accepted": accepted,
+            "problems": [] if accepted else row.violations,
+            "dataset": dataset,
             "withdrawn": False,
+            "last_seen": timezone.now(),
         },
     )
 

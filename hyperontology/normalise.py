@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from rdflib import RDF, XSD, BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS
@@ -235,9 +235,16 @@ def _find_in_dataset_text(g: Graph, dataset: Node, mappings: Mappings) -> tuple[
 
 
 def _description(graph: Graph, dataset: Node) -> Iterator[tuple[Node, Node, Node]]:
-    """The dataset's own triples and, recursively, those of the blank nodes it reaches."""
+    return description_triples(graph, dataset)
+
+
+def description_triples(
+    graph: Graph, start: Node, *, follow_iris: bool = False, stop: Collection[Node] = ()
+) -> Iterator[tuple[Node, Node, Node]]:
+    """The node's own triples and, recursively, those of the blank nodes it reaches (and of
+    the IRIs, with `follow_iris`), never entering the nodes in `stop`."""
     seen: set[Node] = set()
-    todo: list[Node] = [dataset]
+    todo: list[Node] = [start]
     while todo:
         node = todo.pop()
         if node in seen:
@@ -245,7 +252,8 @@ def _description(graph: Graph, dataset: Node) -> Iterator[tuple[Node, Node, Node
         seen.add(node)
         for _, p, o in graph.triples((node, None, None)):
             yield node, p, o
-            if isinstance(o, BNode) and o not in seen:
+            follow = isinstance(o, BNode) or (follow_iris and isinstance(o, URIRef))
+            if follow and o not in seen and o not in stop:
                 todo.append(o)
 
 

@@ -5,6 +5,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hub.api import validated
 from hub.errors import ValidationFailed
 from hub.models import Organisation
 from hub.paging import api_page
@@ -44,15 +45,6 @@ SEARCH_PARAMETERS = [
     OpenApiParameter("page_size", int),
     OpenApiParameter("facets", str, description="0 to skip facet counts."),
 ]
-
-
-def _validated(serializer_class, request, **kwargs):
-    serializer = serializer_class(data=request.data, **kwargs)
-    if not serializer.is_valid():
-        name, problems = next(iter(serializer.errors.items()))
-        problem = problems[0] if isinstance(problems, list) else problems
-        raise ValidationFailed(f"{name}: {problem}", field=name, errors=serializer.errors)
-    return serializer.validated_data
 
 
 class DatasetListView(APIView):
@@ -98,7 +90,7 @@ class DatasetListView(APIView):
         summary="Create a draft dataset",
     )
     def post(self, request):
-        data = dict(_validated(DatasetWriteSerializer, request))
+        data = dict(validated(DatasetWriteSerializer, request))
         slug = data.pop("organisation", None)
         if not slug:
             raise ValidationFailed("organisation: this field is required.", field="organisation")
@@ -128,7 +120,7 @@ class DatasetDetailView(APIView):
     )
     def patch(self, request, pk):
         dataset = selectors.dataset_for(request.user, pk)
-        data = dict(_validated(DatasetWriteSerializer, request, partial=True))
+        data = dict(validated(DatasetWriteSerializer, request, partial=True))
         if "organisation" in data:
             raise ValidationFailed("organisation cannot be changed.", field="organisation")
         dataset = services.update_dataset(dataset=dataset, by=request.user, **data)
@@ -155,7 +147,7 @@ class TransitionView(APIView):
     @extend_schema(request=None, responses=DatasetDetailSerializer)
     def post(self, request, pk):
         dataset = selectors.dataset_to_manage(request.user, pk)
-        extra = dict(_validated(self.input_serializer, request)) if self.input_serializer else {}
+        extra = dict(validated(self.input_serializer, request)) if self.input_serializer else {}
         dataset = type(self).service(dataset=dataset, by=request.user, **extra)
         body = DatasetDetailSerializer(dataset, context={"request": request}).data
         return Response(body, status=self.success_status)

@@ -13,6 +13,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from hub.api import validated
 from hub.errors import NotFound, PayloadTooLarge, ValidationFailed
 from hub.models import Organisation
 from hub.paging import api_page, query_page
@@ -30,15 +31,6 @@ from .serializers import (
 )
 
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
-
-
-def _validated(serializer_class, request):
-    serializer = serializer_class(data=request.data)
-    if not serializer.is_valid():
-        name, problems = next(iter(serializer.errors.items()))
-        problem = problems[0] if isinstance(problems, list) else problems
-        raise ValidationFailed(f"{name}: {problem}", field=name, errors=serializer.errors)
-    return dict(serializer.validated_data)
 
 
 def _paged(request, queryset, serializer_class) -> dict:
@@ -72,7 +64,7 @@ class NodeListView(APIView):
         summary="Register a node (hub administrators); the answer holds its push token, once",
     )
     def post(self, request):
-        data = _validated(NodeWriteSerializer, request)
+        data = validated(NodeWriteSerializer, request)
         slug = data.pop("organisation")
         organisation = Organisation.objects.filter(slug=slug).first()
         if organisation is None:
