@@ -86,10 +86,12 @@ format:
 bench: install node_modules/.installed
 	$(PY) bench/search.py
 	$(PY) bench/tracer.py
+	$(PY) bench/harvest.py
 
 bench-quick: install node_modules/.installed
 	$(PY) bench/search.py --quick
 	$(PY) bench/tracer.py --quick
+	$(PY) bench/harvest.py --quick
 
 # Recompile the anchoring contract (the ABI and bytecode are committed; a test compares).
 contract: node_modules/.installed

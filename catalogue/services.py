@@ -7,14 +7,21 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from hub.errors import Conflict, FrozenField, InvalidTransition, ValidationFailed, require
+from hub.errors import (
+    Conflict,
+    DomainError,
+    FrozenField,
+    InvalidTransition,
+    ValidationFailed,
+    require,
+)
 from hub.models import Organisation
 from hub.roles import can_manage_organisation
 
 from . import doi
 from .facets import SEXES, facet_keys
 from .models import AccessRights, Dataset, LifecycleEvent
-from .traces import trace_lifecycle
+from .traces import trace_harvested, trace_lifecycle
 
 Action = LifecycleEvent.Action
 State = Dataset.State
@@ -354,14 +361,14 @@ WITHDRAWN_AT_SOURCE = "withdrawn at source"
 def apply_harvested_record(
     *,
     organisation: Organisation,
-    dataset: Dataset | None,
+    dataset_id: Any,
     fields: dict[str, Any],
     source: str,
     auto_release: bool = False,
 ) -> tuple[Dataset, str]:
     """Bring the catalogue in line with one accepted harvested record, as the hub itself.
 
-    `dataset` is the latest version the record fed before (None: a new record). A new
+    `dataset_id` is the latest version the record fed before (None: a new record). A new
     record enters as a draft (released at once with `auto_release`); a draft is updated in
     place; a released or published dataset whose descriptive content changed gets a new
     draft version, and the released one stays as it was. Returns the dataset now carrying
@@ -371,12 +378,14 @@ def apply_harvested_record(
     fields = clean_fields({**fields, "source_node": source})
     note = f"Harvested from {source}."
     with transaction.atomic():
-        if dataset is None:
+        if dataset_id is None:
             dataset = _create(organisation, None, fields, note=note)
             if auto_release:
                 dataset = _transition(dataset, None, Action.RELEASE, check=False)
             return dataset, "added"
-        dataset = _locked(dataset)
+        dataset = (
+            Dataset.objects.select_for_update().select_related("organisation").get(pk=dataset_id)
+        )
         if dataset.state == State.INVALIDATED:
             if dataset.invalidation_reason != WITHDRAWN_AT_SOURCE:
                 raise Conflict(
@@ -394,6 +403,57 @@ def apply_harvested_record(
         if dataset.is_frozen and set(changed) & set(Dataset.DESCRIPTIVE_FIELDS):
             dataset = _new_version(dataset, None, note=note)
         return _update(dataset, None, changed, note=note), "updated"
+
+
+def create_harvested_datasets(
+    *,
+    organisation: Organisation,
+    records: list[dict[str, Any]],
+    source: str,
+    auto_release: bool = False,
+) -> list[Dataset | DomainError]:
+    """apply_harvested_record for many new records at once: a first harvest adds thousands.
+
+    Returns, in order, each new dataset, or the error that kept a record out.
+    """
+    note = f"Harvested from {source}."
+    now = timezone.now()
+    out: list[Dataset | DomainError] = []
+    for fields in records:
+        try:
+            fields = clean_fields({**fields, "source_node": source})
+            for name in ("title", "description"):
+                if not str(fields.get(name, "")).strip():
+                    raise ValidationFailed(f"{name} is required.", field=name)
+            dataset = Dataset(organisation=organisation, **fields)
+            _check_age_range(dataset)
+        except DomainError as exc:
+            out.append(exc)
+            continue
+        dataset.facet_keys = facet_keys(dataset)
+        if auto_release:
+            dataset.state, dataset.released_at = State.RELEASED, now
+        out.append(dataset)
+    datasets = [d for d in out if isinstance(d, Dataset)]
+    with transaction.atomic():
+        Dataset.objects.bulk_create(datasets, batch_size=500)
+        events = [
+            LifecycleEvent(dataset=d, action=Action.CREATE, to_state=State.DRAFT, note=note)
+            for d in datasets
+        ]
+        if auto_release:
+            events += [
+                LifecycleEvent(
+                    dataset=d,
+                    action=Action.RELEASE,
+                    from_state=State.DRAFT,
+                    to_state=State.RELEASED,
+                )
+                for d in datasets
+            ]
+        LifecycleEvent.objects.bulk_create(events, batch_size=500)
+        trace_harvested(datasets, released=auto_release)
+    return out
 
 
 def withdraw_harvested_dataset(*, dataset: Dataset) -> list[Dataset]:

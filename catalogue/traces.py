@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tracer.models import Action as TraceAction
 from tracer.models import UpdateDetail
-from tracer.services import hash_resource, metadata_hash, record
+from tracer.services import hash_resource, metadata_hash, record, record_many
 
 from .models import Dataset, LifecycleEvent
 
@@ -48,6 +48,7 @@ def trace_lifecycle(
             dataset_ids=[str(dataset.pk)],
             resources=_resources(dataset),
             subject_id=str(previous.pk) if previous else "",
+            organisation_ids={str(dataset.pk): dataset.organisation_id},
         )
         return
     if action == Action.EDIT:
@@ -60,6 +61,32 @@ def trace_lifecycle(
             _update(dataset, by, detail, [_metadata_resource(dataset)])
         return
     _update(dataset, by, DETAILS[action])
+
+
+def trace_harvested(datasets: list[Dataset], *, released: bool) -> None:
+    """The creation (and release) traces of datasets a harvest run added, in one go."""
+    entries = []
+    for dataset in datasets:
+        ids = [str(dataset.pk)]
+        entries.append(
+            {
+                "action": TraceAction.CREATE_DATASET,
+                "caller": CALLER,
+                "dataset_ids": ids,
+                "resources": _resources(dataset),
+            }
+        )
+        if released:
+            entries.append(
+                {
+                    "action": TraceAction.UPDATE_DATASET,
+                    "caller": CALLER,
+                    "dataset_ids": ids,
+                    "details": UpdateDetail.RELEASE,
+                }
+            )
+    if entries:
+        record_many(entries, organisation_ids={str(d.pk): d.organisation_id for d in datasets})
 
 
 def trace_pid_update(dataset: Dataset) -> None:
@@ -75,4 +102,5 @@ def _update(dataset: Dataset, by, detail: str, resources=()) -> None:
         dataset_ids=[str(dataset.pk)],
         details=detail,
         resources=resources,
+        organisation_ids={str(dataset.pk): dataset.organisation_id},
     )

@@ -7,6 +7,7 @@ DCM: IRIs, diagnoses ICD10: IRIs, access rights EU IRIs and counts integers.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF
 from rdflib.term import Node
 
-from hyperontology.normalise import description_hash, description_triples
+from hyperontology.normalise import description_lines, description_triples
 from hyperontology.terms import (
     ACCESS_RIGHT,
     BODY_PART,
@@ -41,8 +42,21 @@ ACCESS_RIGHTS = {"PUBLIC", "RESTRICTED", "NON_PUBLIC"}
 class Record:
     iri: str
     identifier: str
-    graph: Graph  # the dataset's description: its triples and those of every node it reaches
+    # The dataset's description: its triples and those of every node it reaches (not other
+    # datasets), as triples and as canonical N-Triples lines (what is stored and hashed).
+    triples: list[tuple[Node, Node, Node]]
+    lines: list[str]
     content_hash: str
+
+    @property
+    def ntriples(self) -> str:
+        return "".join(f"{line} .\n" for line in self.lines)
+
+    def graph(self) -> Graph:
+        description = Graph()
+        for triple in self.triples:
+            description.add(triple)
+        return description
 
 
 def split(graph: Graph) -> Iterator[Record]:
@@ -51,20 +65,20 @@ def split(graph: Graph) -> Iterator[Record]:
     for dataset in sorted(set(graph.subjects(RDF.type, DCAT.Dataset)), key=str):
         if not isinstance(dataset, URIRef):
             continue  # a record without an IRI cannot be followed from one run to the next
-        description = Graph()
-        for triple in description_triples(graph, dataset, follow_iris=True, stop=stop):
-            description.add(triple)
+        triples = list(description_triples(graph, dataset, follow_iris=True, stop=stop))
+        lines = description_lines(triples)
         yield Record(
             iri=str(dataset),
             identifier=_identifier(graph, dataset),
-            graph=description,
-            content_hash=description_hash(description),
+            triples=triples,
+            lines=lines,
+            content_hash=hashlib.sha3_256("\n".join(lines).encode()).hexdigest(),
         )
 
 
-def fields(record: Record) -> dict[str, Any]:
-    """The catalogue fields of a normalised, accepted record."""
-    g, ds = record.graph, URIRef(record.iri)
+def fields(graph: Graph, iri: str) -> dict[str, Any]:
+    """The catalogue fields of a normalised, accepted record of `graph`."""
+    g, ds = graph, URIRef(iri)
     modalities = [
         _last_segment(m) for m in g.objects(ds, IMAGING_MODALITY) if str(m).startswith(str(DCM))
     ]
@@ -83,7 +97,7 @@ def fields(record: Record) -> dict[str, Any]:
     )
     contact_name, contact_email = _contact(g, ds)
     out: dict[str, Any] = {
-        "identifier": record.identifier[:255],
+        "identifier": _identifier(g, ds)[:255],
         "title": _text(g, ds, DCTERMS.title)[:500],
         "description": _text(g, ds, DCTERMS.description),
         "keywords": sorted({str(k).strip() for k in g.objects(ds, DCAT.keyword) if str(k).strip()}),

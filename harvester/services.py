@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -39,6 +40,9 @@ Status = HarvestJob.Status
 TRACE_CALLER = "hub.harvester"
 MAX_DATASETS_PER_TRACE = 1000
 STILL_REJECTED = " (unchanged since it was rejected)"
+# Staged rows and progress are written every FLUSH_ROWS rows or FLUSH_SECONDS.
+FLUSH_ROWS = 2000
+FLUSH_SECONDS = 1.0
 
 
 # -- nodes --------------------------------------------------------------------------------
@@ -206,12 +210,16 @@ class _Run:
         self.seen: set[str] = set()
         self.counts = {r: 0 for r in Result.values}
         self.catalogue_findings: list[str] = []
+        self.buffer: list[HarvestRecord] = []
+        self.flushed_at = time.monotonic()
 
-    def stage_graph(self, graph: Graph) -> None:
-        """Split, hash, validate what changed, and stage one row per record."""
-        graph = normalise(graph, self.mappings)
-        fresh, staged = [], []
+    def stage_graph(self, graph: Graph) -> list[str]:
+        """Split, hash, validate what changed, and stage one row per record; returns the
+        IRIs of the records the page lists."""
+        graph = normalise(graph, self.mappings, copy=False)
+        fresh, staged, listed = [], [], []
         for rec in records.split(graph):
+            listed.append(rec.iri)
             if rec.iri in self.seen:
                 continue  # listed twice (on two pages): the first one counts
             self.seen.add(rec.iri)
@@ -221,10 +229,11 @@ class _Run:
             else:
                 fresh.append(rec)
         if fresh:
-            staged += self._validated(fresh)
+            staged += self._validated(graph, fresh, whole_page=len(fresh) == len(listed))
         self._save(staged)
+        return listed
 
-    def stage_unchanged(self, iris: Iterable[str]) -> None:
+    def stage_unchanged(self, iris: list[str]) -> list[str]:
         """The records of a page the node says has not changed (HTTP 304)."""
         staged = []
         for iri in iris:
@@ -234,6 +243,7 @@ class _Run:
             self.seen.add(iri)
             staged.append(self._unchanged(iri, before.identifier, before))
         self._save(staged)
+        return iris
 
     def _unchanged(self, iri: str, identifier: str, before: _Known) -> HarvestRecord:
         if before.accepted:
@@ -255,11 +265,18 @@ class _Run:
             content_hash=before.content_hash,
         )
 
-    def _validated(self, fresh: list[records.Record]) -> list[HarvestRecord]:
-        union = Graph()
-        for rec in fresh:
-            union += rec.graph
-        report = validate(union)
+    def _validated(
+        self, page: Graph, fresh: list[records.Record], *, whole_page: bool
+    ) -> list[HarvestRecord]:
+        """Validate the changed records only: the page itself when all of it changed."""
+        if whole_page:
+            checked = page
+        else:
+            checked = Graph()
+            for rec in fresh:
+                for triple in rec.triples:
+                    checked.add(triple)
+        report = validate(checked)
         verdicts = report.by_iri
         self.catalogue_findings += [f.message for f in report.catalogue_findings]
         out = []
@@ -281,18 +298,36 @@ class _Run:
                 row.result = Result.UPDATED if before and before.dataset_id else Result.ADDED
                 row.dataset_id = before.dataset_id if before else None
                 row.staged = {
-                    "fields": records.fields(rec),
-                    "normalised_rdf": rec.graph.serialize(format="turtle"),
+                    "fields": records.fields(page, rec.iri),
+                    "normalised_rdf": rec.ntriples,
                 }
             out.append(row)
         return out
 
     def _save(self, staged: list[HarvestRecord]) -> None:
-        HarvestRecord.objects.bulk_create(staged, batch_size=500)
+        self.buffer += staged
         for row in staged:
             self.counts[row.result] += 1
-        HarvestJob.objects.filter(pk=self.job.pk).update(
-            records_seen=len(self.seen), **{k: v for k, v in self.counts.items()}
+        if len(self.buffer) >= FLUSH_ROWS:
+            self.flush()
+
+    def progress(self) -> None:
+        """Show how far the run is, without a commit per page (SQLite syncs each one)."""
+        if time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        HarvestRecord.objects.bulk_create(self.buffer, batch_size=500)
+        self.buffer = []
+        self.flushed_at = time.monotonic()
+        job = self.job
+        job.records_seen = len(self.seen)
+        HarvestJob.objects.filter(pk=job.pk).update(
+            records_seen=job.records_seen,
+            pages_done=job.pages_done,
+            pages_not_modified=job.pages_not_modified,
+            total_items=job.total_items,
+            **self.counts,
         )
 
 
@@ -316,13 +351,10 @@ def run_pull(job_id, on_page: Callable[[HarvestJob], None] | None = None) -> Har
         for page in fetch.fetch_pages(
             node.base_url, limits=_limits(), allowed_hosts=allowed_hosts(), cache=cache
         ):
-            before = set(run.seen)
             if page.not_modified:
-                run.stage_unchanged(page_iris.get(page.url, []))
-                iris = page_iris.get(page.url, [])
+                iris = run.stage_unchanged(page_iris.get(page.url, []))
             else:
-                run.stage_graph(page.graph)
-                iris = sorted(run.seen - before)
+                iris = run.stage_graph(page.graph)
             seen_pages.append(
                 NodePage(
                     node=node,
@@ -337,14 +369,11 @@ def run_pull(job_id, on_page: Callable[[HarvestJob], None] | None = None) -> Har
             job.pages_not_modified += 1 if page.not_modified else 0
             if page.total_items is not None:
                 job.total_items = page.total_items
-            HarvestJob.objects.filter(pk=job.pk).update(
-                pages_done=job.pages_done,
-                pages_not_modified=job.pages_not_modified,
-                total_items=job.total_items,
-            )
+            job.records_seen = len(run.seen)
+            run.progress()
             if on_page is not None:
-                job.records_seen = len(run.seen)
                 on_page(job)
+        run.flush()
     except fetch.FetchError as exc:
         return _fail(job, str(exc))
     except Exception as exc:  # a bug must fail this node's run, never the worker or others
@@ -385,6 +414,7 @@ def receive_push(*, node: Node, body: bytes, content_type: str) -> HarvestJob:
     run = _Run(job)
     try:
         run.stage_graph(graph)
+        run.flush()
     except Exception as exc:
         log.exception("push failed node=%s job=%s", node.pk, job.pk)
         return _fail(job, f"Internal error while reading the push: {type(exc).__name__}: {exc}")
@@ -464,20 +494,32 @@ def _apply(
     try:
         with transaction.atomic():
             Node.objects.select_for_update().get(pk=node.pk)  # one run applies at a time
-            known = {r.iri: r for r in SourceRecord.objects.filter(node=node)}
+            memory = _Memory(node)
             changed_datasets: list[str] = []
-            for row in job.records.filter(staged__isnull=False).iterator(chunk_size=200):
-                _apply_record(node, row, known, changed_datasets)
+            staged = job.records.filter(staged__isnull=False)
+            for chunk in _chunks(staged.iterator(chunk_size=500), 500):
+                new = [row for row in chunk if memory.dataset_id(row.iri) is None]
+                _add_records(node, new, memory, changed_datasets)
+                for row in chunk:
+                    if memory.dataset_id(row.iri) is not None and row.staged is not None:
+                        _apply_record(node, row, memory, changed_datasets)
+                # Rewriting the rows is far cheaper than a bulk UPDATE of JSON columns.
+                HarvestRecord.objects.filter(pk__in=[row.pk for row in chunk]).delete()
+                for row in chunk:
+                    row.pk = None
+                HarvestRecord.objects.bulk_create(chunk)
             rejected = job.records.filter(result=Result.REJECTED, staged__isnull=True)
             for row in rejected.iterator(chunk_size=500):
                 if row.violations and not row.reason.endswith(STILL_REJECTED):
-                    _remember_rejection(node, row, known)
+                    # Not validated again while unchanged; the dataset it fed before (if
+                    # any) keeps its last accepted content.
+                    memory.remember(row, accepted=False)
             if complete:
-                for source in known.values():
-                    if source.iri not in run.seen and not source.withdrawn:
-                        _withdraw(job, source, changed_datasets)
+                for source in memory.not_seen(run.seen):
+                    _withdraw(job, source, changed_datasets)
                 node.pages.all().delete()
                 NodePage.objects.bulk_create(pages or [], batch_size=200)
+            memory.save()
             _finish(job, run, changed_datasets)
     except Exception as exc:
         log.exception("applying harvest failed node=%s job=%s", node.pk, job.pk)
@@ -485,14 +527,38 @@ def _apply(
     return job
 
 
-def _apply_record(node: Node, row: HarvestRecord, known: dict, changed: list[str]) -> None:
-    source = known.get(row.iri)
-    dataset = source.dataset if source is not None else None
+def _add_records(
+    node: Node, rows: list[HarvestRecord], memory: _Memory, changed: list[str]
+) -> None:
+    """Records the hub has never seen, created in bulk."""
+    outcomes = catalogue.create_harvested_datasets(
+        organisation=node.organisation,
+        records=[
+            row.staged["fields"] | {"normalised_rdf": row.staged["normalised_rdf"]} for row in rows
+        ],
+        source=node.source_label,
+        auto_release=node.auto_release,
+    )
+    for row, outcome in zip(rows, outcomes, strict=True):
+        row.staged = None
+        if isinstance(outcome, DomainError):
+            row.result, row.reason, row.violations = (
+                Result.REJECTED,
+                outcome.message,
+                [outcome.message],
+            )
+            continue
+        changed.append(str(outcome.pk))
+        row.result, row.dataset = Result.ADDED, outcome
+        memory.remember(row, accepted=True, dataset_id=outcome.pk)
+
+
+def _apply_record(node: Node, row: HarvestRecord, memory: _Memory, changed: list[str]) -> None:
     try:
         with transaction.atomic():
             dataset, result = catalogue.apply_harvested_record(
                 organisation=node.organisation,
-                dataset=dataset,
+                dataset_id=memory.dataset_id(row.iri),
                 fields=row.staged["fields"] | {"normalised_rdf": row.staged["normalised_rdf"]},
                 source=node.source_label,
                 auto_release=node.auto_release,
@@ -500,39 +566,73 @@ def _apply_record(node: Node, row: HarvestRecord, known: dict, changed: list[str
     except DomainError as exc:
         row.result, row.reason, row.violations = Result.REJECTED, exc.message, [exc.message]
         row.staged = None
-        row.save(update_fields=["result", "reason", "violations", "staged"])
         return
     if result != "unchanged":
         changed.append(str(dataset.pk))
     row.result = {"added": Result.ADDED, "updated": Result.UPDATED}.get(result, Result.UNCHANGED)
     row.dataset = dataset
     row.staged = None
-    row.save(update_fields=["result", "dataset", "staged"])
-    _remember(node, row, accepted=True, dataset=dataset)
+    memory.remember(row, accepted=True, dataset_id=dataset.pk)
 
 
-def _remember_rejection(node: Node, row: HarvestRecord, known: dict) -> None:
-    """Keep the verdict so an unchanged rejected record is not validated again. The
-    dataset it fed before (if any) keeps its last accepted content."""
-    source = known.get(row.iri)
-    _remember(node, row, accepted=False, dataset=source.dataset if source else None)
+class _Memory:
+    """The node's SourceRecords as the run leaves them, written in bulk at its end."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.rows = {r.iri: r for r in SourceRecord.objects.filter(node=node)}
+        self.touched: set[str] = set()
+
+    def dataset_id(self, iri: str):
+        source = self.rows.get(iri)
+        return source.dataset_id if source is not None else None
+
+    def remember(self, row: HarvestRecord, *, accepted: bool, dataset_id=None) -> None:
+        """What the next run compares with: the record's hash, verdict and dataset."""
+        source = self.rows.get(row.iri) or SourceRecord(node=self.node, iri=row.iri)
+        source.identifier = row.identifier
+        source.content_hash = row.content_hash
+        source.accepted = accepted
+        source.problems = [] if accepted else row.violations
+        if dataset_id is not None:
+            source.dataset_id = dataset_id
+        source.withdrawn = False
+        source.last_seen = timezone.now()
+        self.rows[row.iri] = source
+        self.touched.add(row.iri)
+
+    def not_seen(self, seen: set[str]) -> list[SourceRecord]:
+        return [s for iri, s in self.rows.items() if iri not in seen and not s.withdrawn]
+
+    def save(self) -> None:
+        rows = [self.rows[iri] for iri in self.touched]
+        new = [r for r in rows if r.pk is None]
+        known = [r for r in rows if r.pk is not None]
+        SourceRecord.objects.bulk_create(new, batch_size=500)
+        SourceRecord.objects.bulk_update(
+            known,
+            [
+                "identifier",
+                "content_hash",
+                "accepted",
+                "problems",
+                "dataset",
+                "withdrawn",
+                "last_seen",
+            ],
+            batch_size=500,
+        )
 
 
-def _remember(node: Node, row: HarvestRecord, *, accepted: bool, dataset) -> None:
-    """What the next run compares with: the record's hash, verdict and dataset."""
-    SourceRecord.objects.update_or_create(
-        node=node,
-        iri=row.iri,
-        defaults={
-            "identifier": row.identifier,
-            "content_hash": row.content_hash,
-            "accepted": accepted,
-            "problems": [] if accepted else row.violations,
-            "dataset": dataset,
-            "withdrawn": False,
-            "last_seen": timezone.now(),
-        },
-    )
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _withdraw(job: HarvestJob, source: SourceRecord, changed: list[str]) -> None:

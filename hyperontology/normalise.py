@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Collection, Iterator
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Iterator
 
 from rdflib import RDF, XSD, BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCAT, DCTERMS
@@ -61,19 +62,26 @@ ACCESS_RIGHTS = {
 }
 
 
-def normalise(graph: Graph, mappings: Mappings | None = None) -> Graph:
-    """A normalised copy of `graph` (see the module docstring); `graph` is not changed."""
+def normalise(graph: Graph, mappings: Mappings | None = None, *, copy: bool = True) -> Graph:
+    """A normalised copy of `graph` (see the module docstring); `graph` is not changed.
+
+    `copy=False` normalises `graph` itself and returns it (a harvester's page graph, which
+    nobody else holds: copying it would cost as much as parsing it).
+    """
     mappings = mappings or Mappings.default()
-    out = Graph()
-    for prefix, namespace in graph.namespaces():
-        out.bind(prefix, namespace, override=True, replace=True)
+    if copy:
+        out = Graph()
+        for prefix, namespace in graph.namespaces():
+            out.bind(prefix, namespace, override=True, replace=True)
+        for triple in graph:
+            out.add(triple)
+    else:
+        out = graph
     out.bind("agora", AGORA)
     out.bind("dcm", DCM)
     out.bind("icd10", ICD10)
     out.bind("healthdcatap", HEALTH)
-    for triple in graph:
-        out.add(triple)
-    for dataset in sorted(set(graph.subjects(RDF.type, DCAT.Dataset)), key=_sort_key):
+    for dataset in sorted(set(out.subjects(RDF.type, DCAT.Dataset)), key=_sort_key):
         _normalise_dataset(out, dataset, mappings)
     return out
 
@@ -81,23 +89,24 @@ def normalise(graph: Graph, mappings: Mappings | None = None) -> Graph:
 def normalised_hash(graph: Graph, dataset_iri: Node | str) -> str:
     """The description_hash of the dataset's triples and of the blank nodes it reaches."""
     dataset = URIRef(dataset_iri) if isinstance(dataset_iri, str) else dataset_iri
-    sub = Graph()
-    for triple in _description(graph, dataset):
-        sub.add(triple)
-    return description_hash(sub)
+    return description_hash(_description(graph, dataset))
 
 
-def description_hash(description: Graph) -> str:
+def description_hash(description: Iterable[tuple[Node, Node, Node]]) -> str:
     """SHA3-256 over a description's sorted N-Triples, blank nodes named by what reaches them.
 
     Equal for the same description whatever the serialisation or blank-node labels, and
     much cheaper than full RDF canonicalisation: the harvester hashes every record it sees.
     """
-    names = _blank_node_names(description)
-    lines = sorted(
-        " ".join(names.get(term) or term.n3() for term in triple) for triple in description
-    )
-    return hashlib.sha3_256("\n".join(lines).encode("utf-8")).hexdigest()
+    return hashlib.sha3_256("\n".join(description_lines(description)).encode()).hexdigest()
+
+
+def description_lines(description: Iterable[tuple[Node, Node, Node]]) -> list[str]:
+    """The description's triples as sorted N-Triples statements (without the final " ."),
+    blank nodes named by the paths that reach them: its canonical text."""
+    triples = list(dict.fromkeys(description))
+    names = _blank_node_names(triples)
+    return sorted(" ".join(names.get(term) or term.n3() for term in triple) for triple in triples)
 
 
 def icd10_iri(value: Node | str) -> URIRef | None:
@@ -257,31 +266,30 @@ def description_triples(
                 todo.append(o)
 
 
-def _blank_node_names(graph: Graph) -> dict[Node, str]:
+def _blank_node_names(triples: list[tuple[Node, Node, Node]]) -> dict[Node, str]:
     """Name each blank node by the (subject, predicate) paths reaching it and its literals."""
+    incoming: dict[Node, list[tuple[Node, Node]]] = defaultdict(list)
+    literals: dict[Node, list[str]] = defaultdict(list)
+    for s, p, o in triples:
+        if isinstance(o, BNode):
+            incoming[o].append((s, p))
+        elif isinstance(s, BNode):
+            literals[s].append(f"{p.n3()}={o.n3()}")
+    pending = {t for s, _, o in triples for t in (s, o) if isinstance(t, BNode)}
     names: dict[Node, str] = {}
-    pending = {t for t in (*graph.subjects(), *graph.objects()) if isinstance(t, BNode)}
     while pending:
         ready = [
             node
             for node in pending
-            if not any(
-                isinstance(s, BNode) and s not in names for s, _ in graph.subject_predicates(node)
-            )
+            if not any(isinstance(s, BNode) and s not in names for s, _ in incoming[node])
         ]
         if not ready:  # a cycle of blank nodes: no stable name, keep their labels
             names |= {node: node.n3() for node in pending}
             break
         for node in ready:
-            paths = sorted(
-                f"{names.get(s) or s.n3()}>{p.n3()}" for s, p in graph.subject_predicates(node)
-            )
-            # Siblings reached by the same path are told apart by their own literals.
-            content = sorted(
-                f"{p.n3()}={o.n3()}"
-                for p, o in graph.predicate_objects(node)
-                if not isinstance(o, BNode)
-            )
+            paths = sorted(f"{names.get(s) or s.n3()}>{p.n3()}" for s, p in incoming[node])
+            # Siblings reached by the same path are told apart by their own values.
+            content = sorted(literals[node])
             digest = hashlib.sha3_256("|".join([*paths, "#", *content]).encode()).hexdigest()
             names[node] = "_:b" + digest[:32]
         pending.difference_update(ready)

@@ -10,7 +10,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,6 +163,7 @@ def record(
     tool_name: str = "",
     tool_version: str = "",
     subject_id: str = "",
+    organisation_ids: Mapping[str, int] | None = None,
 ) -> Trace:
     """Record one governance action, in the transaction of the action itself (an outbox).
 
@@ -170,34 +171,75 @@ def record(
     is an external component's user identifier, pseudonymised the same way.
     Raises ValidationFailed (400) for a trace that would hold anything but identifiers.
     """
+    return record_many(
+        [
+            {
+                "action": action,
+                "caller": caller,
+                "user": user,
+                "user_id": user_id,
+                "dataset_ids": dataset_ids,
+                "details": details,
+                "resources": resources,
+                "tool_name": tool_name,
+                "tool_version": tool_version,
+                "subject_id": subject_id,
+            }
+        ],
+        organisation_ids=organisation_ids,
+    )[0]
+
+
+def record_many(
+    entries: list[dict], *, organisation_ids: Mapping[str, int] | None = None
+) -> list[Trace]:
+    """record() for many actions at once (a harvest run's new datasets), in one INSERT.
+
+    Each entry holds record()'s keyword arguments; `organisation_ids` may give the
+    organisation of every dataset named, saving a look-up.
+    """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("tracer.services.record() must run inside the action's transaction")
-    fields = _clean(
-        action,
-        caller,
-        details,
-        [str(d) for d in dataset_ids],
-        resources,
-        tool_name,
-        tool_version,
-        subject_id,
-    )
-    trace = Trace(
-        recorded_at=timezone.now(),
-        user_pseudonym=pseudonym(user_id) if user_id else user_pseudonym(user),
-        **fields,
-    )
-    trace.leaf_hash = trace.computed_leaf_hash()
-    trace.save()
-    organisations = _organisations_of(trace.dataset_ids)
+    traces = []
+    for entry in entries:
+        fields = _clean(
+            entry["action"],
+            entry["caller"],
+            entry.get("details", ""),
+            [str(d) for d in entry.get("dataset_ids", ())],
+            entry.get("resources", ()),
+            entry.get("tool_name", ""),
+            entry.get("tool_version", ""),
+            entry.get("subject_id", ""),
+        )
+        user_id = entry.get("user_id")
+        trace = Trace(
+            recorded_at=timezone.now(),
+            user_pseudonym=pseudonym(user_id) if user_id else user_pseudonym(entry.get("user")),
+            **fields,
+        )
+        trace.leaf_hash = trace.computed_leaf_hash()
+        traces.append(trace)
+    if len(traces) == 1:
+        traces[0].save()
+    else:
+        Trace.objects.bulk_create(traces)
+    named = {d for trace in traces for d in trace.dataset_ids}
+    # The caller may know the datasets' organisations already (it just saved them).
+    if organisation_ids is None or named - set(organisation_ids):
+        organisation_ids = _organisations_of(sorted(named))
     TraceDataset.objects.bulk_create(
-        TraceDataset(trace=trace, dataset_id=d, organisation_id=organisations.get(d))
+        TraceDataset(trace=trace, dataset_id=d, organisation_id=organisation_ids.get(d))
+        for trace in traces
         for d in trace.dataset_ids
     )
-    if trace.seq % max(settings.TRACER_BATCH_SIZE, 1) == 0:
+    batch = max(settings.TRACER_BATCH_SIZE, 1)
+    if any(trace.seq % batch == 0 for trace in traces) or (
+        len(traces) > 1 and traces[-1].seq // batch != traces[0].seq // batch
+    ):
         # A full batch is waiting: anchor now rather than at the next scheduled run.
         transaction.on_commit(_queue_anchoring)
-    return trace
+    return traces
 
 
 def _organisations_of(dataset_ids: list[str]) -> dict[str, int]:

@@ -180,3 +180,26 @@ def test_unknown_fields_and_bad_lists_are_refused(org_a, provider_a):
             organisation=org_a, by=provider_a, title="t", description="d", duo_terms=["GRU"]
         )
     assert Dataset.objects.count() == 0
+
+
+def test_harvested_datasets_created_in_bulk_with_history_and_traces(org_a):
+    from hub.errors import DomainError
+    from tracer.models import Trace
+
+    good = {"title": "Harvested CT", "description": "From a node.", "modalities": ["CT"]}
+    outcomes = services.create_harvested_datasets(
+        organisation=org_a,
+        records=[good, {"title": "No description"}, good | {"age_min": 9, "age_max": 3}],
+        source="node:x",
+        auto_release=True,
+    )
+    created, missing, reversed_ages = outcomes
+    assert isinstance(missing, DomainError) and "description" in missing.message
+    assert isinstance(reversed_ages, DomainError) and "age_min" in reversed_ages.message
+    created.refresh_from_db()
+    assert created.state == "released" and created.source_node == "node:x"
+    assert created.facet_keys and created.released_at
+    assert [e.action for e in created.events.all()] == ["create", "release"]
+    traces = Trace.objects.filter(dataset_refs__dataset_id=str(created.pk))
+    assert sorted(t.action for t in traces) == ["CREATE_DATASET", "UPDATE_DATASET"]
+    assert all(r.organisation_id == org_a.pk for t in traces for r in t.dataset_refs.all())
