@@ -393,16 +393,37 @@ def apply_harvested_record(
                     f"({dataset.invalidation_reason}); reactivate it there to take updates.",
                     current_state=dataset.state,
                 )
-            dataset = _reactivate(dataset, None)
+            dataset = _reactivate_withdrawn(dataset)
             result = "updated"
         else:
             result = "unchanged"
         changed = {k: v for k, v in fields.items() if getattr(dataset, k) != v}
+        descriptive = set(changed) & set(Dataset.DESCRIPTIVE_FIELDS)
+        if dataset.is_frozen and not descriptive:
+            # A released record's source text stays the one that was released, unless a
+            # new version is made; editable fields (licence, contact...) change in place.
+            changed.pop("normalised_rdf", None)
+            changed.pop("source_rdf", None)
         if not changed:
             return dataset, result
-        if dataset.is_frozen and set(changed) & set(Dataset.DESCRIPTIVE_FIELDS):
+        if dataset.is_frozen and descriptive:
             dataset = _new_version(dataset, None, note=note)
         return _update(dataset, None, changed, note=note), "updated"
+
+
+def _reactivate_withdrawn(dataset: Dataset) -> Dataset:
+    """A record back at its source: every version its withdrawal invalidated comes back."""
+    latest = _reactivate(dataset, None)
+    version = latest.previous_version
+    while version is not None:
+        version = _locked(version)
+        if (
+            version.state == State.INVALIDATED
+            and version.invalidation_reason == WITHDRAWN_AT_SOURCE
+        ):
+            _reactivate(version, None)
+        version = version.previous_version
+    return latest
 
 
 def create_harvested_datasets(

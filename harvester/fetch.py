@@ -13,7 +13,9 @@ it on the node's page).
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +24,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import requests
 import urllib3.exceptions
 from rdflib import RDF, Graph, Literal, Namespace, URIRef
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from .rdf import RdfError, parse_rdf
 
@@ -127,15 +131,7 @@ def check_url(url: str, allowed_hosts: Collection[str] | None) -> None:
 
     `allowed_hosts` holds host names, or host:port to allow one port only; None allows any.
     """
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise UnsafeUrl(f"{url}: not a valid URL ({exc})", url=url) from exc
-    if parts.scheme not in DEFAULT_PORTS:
-        raise UnsafeUrl(f"{url}: only http and https URLs can be harvested", url=url)
-    if not parts.hostname:
-        raise UnsafeUrl(f"{url}: the URL has no host", url=url)
+    parts, port = _strict_parts(url)
     if allowed_hosts is None:
         return
     host = parts.hostname.lower()
@@ -146,6 +142,64 @@ def check_url(url: str, allowed_hosts: Collection[str] | None) -> None:
     raise UnsafeUrl(f"{url}: host {shown} is not one the hub is allowed to harvest", url=url)
 
 
+def _strict_parts(url: str):
+    """The URL's parts, refusing any URL two parsers could read differently: the host
+    checked here must be the host requests connects to (no userinfo, no backslash, no
+    spaces or control characters)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeUrl(f"{url}: not a valid URL ({exc})", url=url) from exc
+    if parts.scheme not in DEFAULT_PORTS:
+        raise UnsafeUrl(f"{url}: only http and https URLs can be harvested", url=url)
+    if not parts.hostname:
+        raise UnsafeUrl(f"{url}: the URL has no host", url=url)
+    if "@" in parts.netloc or "\\" in url or _UNSAFE_CHARACTERS.search(url):
+        raise UnsafeUrl(
+            f"{url!r}: user names, backslashes, spaces and control characters are not "
+            "allowed in a node URL",
+            url=url,
+        )
+    try:
+        theirs = parse_url(url)
+    except LocationParseError as exc:
+        raise UnsafeUrl(f"{url}: not a valid URL ({exc})", url=url) from exc
+    if (theirs.host or "").lower().strip("[]") != parts.hostname.lower():
+        raise UnsafeUrl(f"{url}: the host is ambiguous", url=url)
+    return parts, port
+
+
+def check_address(
+    url: str, allowed_hosts: Collection[str] | None, address: str | None = None
+) -> None:
+    """Refuse a host that resolves to a loopback, private, link-local or otherwise internal
+    address, unless the allow-list names it: a node's DNS is in its operator's hands.
+    `address`: the one actually connected to, instead of resolving the name."""
+    host = (urlsplit(url).hostname or "").lower()
+    if allowed_hosts is not None and host in {h.strip().lower() for h in allowed_hosts}:
+        return
+    if address is not None:
+        _refuse_internal(url, host, address)
+        return
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        raise FetchError(f"{url}: the host {host} cannot be resolved ({exc})", url=url) from exc
+    for info in infos:
+        _refuse_internal(url, host, info[4][0])
+
+
+def _refuse_internal(url: str, host: str, address: str) -> None:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if not ip.is_global or ip.is_multicast:
+        raise UnsafeUrl(
+            f"{url}: {host} is at {ip}, an internal address the hub does not harvest "
+            "(an administrator may allow it: HARVEST_ALLOWED_HOSTS)",
+            url=url,
+        )
+
+
 def fetch_pages(
     url: str,
     *,
@@ -154,14 +208,20 @@ def fetch_pages(
     cache: Mapping[str, CachedPage] | None = None,
     session: requests.Session | None = None,
     clock: Callable[[], float] = time.monotonic,
+    block_internal: bool = False,
 ) -> Iterator[Page]:
     """Yield the catalogue's pages in order, following Hydra next-page links.
+
+    `block_internal`: refuse hosts at loopback, private or link-local addresses (checked
+    before each request and again on the connected socket), unless `allowed_hosts` names
+    them.
 
     A page is checked completely (body, size, next link on the node's host, no loop, page
     count) before it is yielded, so a consumer never sees a page the run then disowns.
     """
     check_url(url, allowed_hosts)
-    client = _Client(url, limits, session, clock)
+    guard = (lambda u, a=None: check_address(u, allowed_hosts, a)) if block_internal else None
+    client = _Client(url, limits, session, clock, guard)
     fetched: set[str] = set()
     current: str | None = url
     number = 0
@@ -183,6 +243,7 @@ def _check_next(node_url: str, page: Page, fetched: set[str], limits: Limits) ->
     where = f"page {page.number} at {page.url}"
     if urlsplit(page.next_url).scheme not in DEFAULT_PORTS:
         raise UnsafeUrl(f"{where} links to {page.next_url}, which is not http(s)", url=page.url)
+    _strict_parts(page.next_url)
     if _host(page.next_url) != _host(node_url):
         raise UnsafeUrl(
             f"{where} links its next page to host {_shown(page.next_url)}, "
@@ -202,7 +263,9 @@ class _Client:
         limits: Limits,
         session: requests.Session | None,
         clock: Callable[[], float],
+        guard: Callable[..., None] | None = None,
     ) -> None:
+        self.guard = guard
         self.node_url = node_url
         self.limits = limits
         self.own_session = session is None
@@ -259,6 +322,8 @@ class _Client:
             raise self._total_timeout(url)
         request_deadline = min(now + self.limits.request_timeout, self.deadline)
         wait = request_deadline - now
+        if self.guard is not None:
+            self.guard(url)
         try:
             response = self.session.get(
                 url, headers=headers, stream=True, allow_redirects=False, timeout=(wait, wait)
@@ -270,7 +335,24 @@ class _Client:
         if self.clock() >= request_deadline:
             response.close()
             raise self._timeout(url, request_deadline)
+        if self.guard is not None:
+            self._check_peer(url, response)
         return response, request_deadline
+
+    def _check_peer(self, url: str, response: requests.Response) -> None:
+        assert self.guard is not None
+        """The address actually connected to: DNS may answer differently the second time."""
+        sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
+        try:
+            address = sock.getpeername()[0] if sock is not None else None
+        except OSError:
+            address = None
+        if address is not None:
+            try:
+                self.guard(url, address)
+            except UnsafeUrl:
+                response.close()
+                raise
 
     def _redirect_target(self, start: str, current: str, response: requests.Response) -> str:
         location = response.headers.get("Location")
@@ -283,6 +365,7 @@ class _Client:
         target = urldefrag(urljoin(current, location))[0]
         if urlsplit(target).scheme not in DEFAULT_PORTS:
             raise UnsafeUrl(f"{current} redirects to {target}, which is not http(s)", url=start)
+        _strict_parts(target)
         if _host(target) != _host(self.node_url):
             raise UnsafeUrl(
                 f"{current} redirects to host {_shown(target)}, not the node's host "
@@ -406,6 +489,9 @@ def _total_items(graph: Graph) -> int | None:
 
 
 # -- small helpers ------------------------------------------------------------------------
+
+
+_UNSAFE_CHARACTERS = re.compile(r"[\x00-\x20\x7f]")
 
 
 def _host(url: str) -> tuple[str, int | None]:

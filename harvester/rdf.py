@@ -189,7 +189,13 @@ def _detail(exc: BaseException) -> str:
         where = f"line {exc.getLineNumber()}, column {exc.getColumnNumber()}"
         exc = Exception(f"{where}: {exc.getMessage()}")
     text = " ".join(str(exc).split()) or type(exc).__name__
+    # Parsers quote the input around the error; the position is enough, and a page's
+    # bytes are never echoed back (they could come from somewhere the node should not see).
+    text = _QUOTED_INPUT.split(text, 1)[0].rstrip(" :")
     return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 3] + "..."
+
+
+_QUOTED_INPUT = re.compile(r"\s+at \^ in:|\s+in: ?[\"']")
 
 
 def _merge(dataset: Dataset) -> Graph:

@@ -6,7 +6,8 @@ Nobody else sees any: a node's runs describe a provider's records before they ar
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from hub.errors import NotFound
 from hub.models import hash_token
@@ -34,7 +35,7 @@ def get_node(user, pk) -> Node:
     """404 both for a missing node and for one the user may not see."""
     try:
         return visible_nodes(user).get(pk=pk)
-    except (Node.DoesNotExist, ValueError, TypeError) as exc:
+    except (Node.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise NotFound(f"No node {pk}.") from exc
 
 
@@ -47,13 +48,24 @@ def visible_jobs(user) -> QuerySet[HarvestJob]:
 def get_job(user, pk) -> HarvestJob:
     try:
         return visible_jobs(user).get(pk=pk)
-    except (HarvestJob.DoesNotExist, ValueError, TypeError) as exc:
+    except (HarvestJob.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise NotFound(f"No harvest job {pk}.") from exc
 
 
+# What a provider must act on first.
+RESULT_ORDER = ("rejected", "withdrawn", "added", "updated", "unchanged")
+
+
 def job_records(job: HarvestJob, result: str = "") -> QuerySet[HarvestRecord]:
+    """A run's records, rejected ones first, then in the order the run saw them."""
     records = job.records.all()
-    return records.filter(result=result) if result else records
+    if result:
+        return records.filter(result=result)
+    rank = Case(
+        *[When(result=name, then=Value(i)) for i, name in enumerate(RESULT_ORDER)],
+        output_field=IntegerField(),
+    )
+    return records.order_by(rank, "id")
 
 
 def jobs_of_node(node: Node, limit: int = 50) -> list[HarvestJob]:

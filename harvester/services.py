@@ -43,6 +43,8 @@ STILL_REJECTED = " (unchanged since it was rejected)"
 # Staged rows and progress are written every FLUSH_ROWS rows or FLUSH_SECONDS.
 FLUSH_ROWS = 2000
 FLUSH_SECONDS = 1.0
+# A queued or running job older than the total time limit plus this is taken as lost.
+LOST_AFTER_SECONDS = 600
 
 
 # -- nodes --------------------------------------------------------------------------------
@@ -91,6 +93,8 @@ def check_node_url(url: str) -> None:
     """400 naming the problem for a URL the hub must not fetch."""
     try:
         fetch.check_url(url, allowed_hosts())
+        if not settings.HARVEST_ALLOW_INTERNAL_ADDRESSES:
+            fetch.check_address(url, allowed_hosts())
     except fetch.FetchError as exc:
         raise ValidationFailed(str(exc), field="base_url") from exc
 
@@ -118,6 +122,13 @@ def update_node(*, node: Node, by, **changes) -> Node:
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationFailed(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    # Where the hub sends requests is the administrators' decision, as at registration.
+    require(
+        is_hub_admin(by) or not {"base_url", "mode"} & set(changes),
+        "Only hub administrators change a node's URL or mode.",
+    )
+    if "mode" in changes and changes["mode"] not in Node.Mode.values:
+        raise ValidationFailed(f"mode must be one of {', '.join(Node.Mode.values)}.", field="mode")
     if "mappings" in changes:
         changes["mappings"] = clean_mappings(changes["mappings"])
     if changes.get("base_url"):
@@ -152,6 +163,7 @@ def request_harvest(*, node: Node, by, requested_by: str = "") -> HarvestJob:
         raise Conflict("This node only pushes; the hub has nothing to pull.")
     with transaction.atomic():
         node = Node.objects.select_for_update().get(pk=node.pk)
+        _fail_lost_jobs(node)
         running = node.jobs.filter(
             kind=HarvestJob.Kind.PULL, status__in=[Status.QUEUED, Status.RUNNING]
         )
@@ -163,10 +175,29 @@ def request_harvest(*, node: Node, by, requested_by: str = "") -> HarvestJob:
         job = HarvestJob.objects.create(
             node=node, requested_by=requested_by or getattr(by, "username", "") or "schedule"
         )
-        from .tasks import harvest_node
-
-        transaction.on_commit(lambda: harvest_node.delay(str(job.pk)))
+        transaction.on_commit(lambda: _queue(job))
     return job
+
+
+def _queue(job: HarvestJob) -> None:
+    from .tasks import harvest_node
+
+    try:
+        harvest_node.delay(str(job.pk))
+    except Exception as exc:  # the broker down must not leave a job queued for ever
+        log.warning("could not queue harvest job=%s: %s", job.pk, exc)
+        _fail(job, f"Could not queue the harvest (the task broker did not answer: {exc}).")
+
+
+def _fail_lost_jobs(node: Node) -> None:
+    """A run longer than the time limit allows is lost (a worker killed, a task dropped):
+    fail it so the node can be harvested again."""
+    limit = timedelta(seconds=settings.HARVEST_TOTAL_TIMEOUT_SECONDS + LOST_AFTER_SECONDS)
+    lost = node.jobs.filter(
+        status__in=[Status.QUEUED, Status.RUNNING], created__lt=timezone.now() - limit
+    )
+    for job in lost:
+        _fail(job, "Lost: the run did not finish within the harvest time limit.")
 
 
 def queue_due_harvests(now=None) -> list[HarvestJob]:
@@ -346,10 +377,17 @@ def run_pull(job_id, on_page: Callable[[HarvestJob], None] | None = None) -> Har
         for page in node.pages.all()
     }
     page_iris = {page.url: page.record_iris for page in node.pages.all()}
+    # A node answering 304 everywhere says nothing of its size: the last run's count stands.
+    previous = node.jobs.filter(kind=HarvestJob.Kind.PULL, status=Status.SUCCEEDED).first()
+    job.total_items = previous.total_items if previous else None
     seen_pages: list[NodePage] = []
     try:
         for page in fetch.fetch_pages(
-            node.base_url, limits=_limits(), allowed_hosts=allowed_hosts(), cache=cache
+            node.base_url,
+            limits=_limits(),
+            allowed_hosts=allowed_hosts(),
+            cache=cache,
+            block_internal=not settings.HARVEST_ALLOW_INTERNAL_ADDRESSES,
         ):
             if page.not_modified:
                 iris = run.stage_unchanged(page_iris.get(page.url, []))
@@ -510,12 +548,14 @@ def _apply(
                 HarvestRecord.objects.bulk_create(chunk)
             rejected = job.records.filter(result=Result.REJECTED, staged__isnull=True)
             for row in rejected.iterator(chunk_size=500):
+                if row.iri in memory.refusals:
+                    continue
                 if row.violations and not row.reason.endswith(STILL_REJECTED):
                     # Not validated again while unchanged; the dataset it fed before (if
                     # any) keeps its last accepted content.
                     memory.remember(row, accepted=False)
             if complete:
-                for source in memory.not_seen(run.seen):
+                for source in memory.not_seen(run.seen, since=job.started):
                     _withdraw(job, source, changed_datasets)
                 node.pages.all().delete()
                 NodePage.objects.bulk_create(pages or [], batch_size=200)
@@ -542,11 +582,9 @@ def _add_records(
     for row, outcome in zip(rows, outcomes, strict=True):
         row.staged = None
         if isinstance(outcome, DomainError):
-            row.result, row.reason, row.violations = (
-                Result.REJECTED,
-                outcome.message,
-                [outcome.message],
-            )
+            row.result, row.reason = Result.REJECTED, outcome.message
+            row.violations = [outcome.message]
+            memory.refused(row.iri)
             continue
         changed.append(str(outcome.pk))
         row.result, row.dataset = Result.ADDED, outcome
@@ -566,6 +604,7 @@ def _apply_record(node: Node, row: HarvestRecord, memory: _Memory, changed: list
     except DomainError as exc:
         row.result, row.reason, row.violations = Result.REJECTED, exc.message, [exc.message]
         row.staged = None
+        memory.refused(row.iri)
         return
     if result != "unchanged":
         changed.append(str(dataset.pk))
@@ -582,6 +621,7 @@ class _Memory:
         self.node = node
         self.rows = {r.iri: r for r in SourceRecord.objects.filter(node=node)}
         self.touched: set[str] = set()
+        self.refusals: set[str] = set()
 
     def dataset_id(self, iri: str):
         source = self.rows.get(iri)
@@ -601,8 +641,22 @@ class _Memory:
         self.rows[row.iri] = source
         self.touched.add(row.iri)
 
-    def not_seen(self, seen: set[str]) -> list[SourceRecord]:
-        return [s for iri, s in self.rows.items() if iri not in seen and not s.withdrawn]
+    def refused(self, iri: str) -> None:
+        """The catalogue refused a valid record (its dataset invalidated on the hub, say):
+        forget its hash so the next run tries again, and keep no verdict."""
+        self.refusals.add(iri)
+        source = self.rows.get(iri)
+        if source is not None:
+            source.content_hash = ""
+            self.touched.add(iri)
+
+    def not_seen(self, seen: set[str], since) -> list[SourceRecord]:
+        """Records the run did not list, and no push brought in while it ran."""
+        return [
+            s
+            for iri, s in self.rows.items()
+            if iri not in seen and not s.withdrawn and (s.last_seen is None or s.last_seen < since)
+        ]
 
     def save(self) -> None:
         rows = [self.rows[iri] for iri in self.touched]

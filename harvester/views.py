@@ -140,18 +140,22 @@ def _runs_chart(jobs: list[HarvestJob]) -> charts.StackedChart:
     series = [label for _, label in Result.choices]
     rows = [
         (
-            f"{job.created:%Y-%m-%d %H:%M} {job.get_kind_display().lower()}",
+            f"{job.created:%Y-%m-%d %H:%M} {job.get_kind_display().lower()}"
+            + (" (failed)" if job.status == HarvestJob.Status.FAILED else ""),
             [getattr(job, name) for name in Result.values],
         )
         for job in reversed(jobs)
     ]
+    # Runs of one day are told apart by their time, others by their date.
+    one_day = len({label[:10] for label, _ in rows}) <= 1
     return charts.stacked_bars(
         "chart-runs",
         f"Records by result in the last {len(rows)} run{'s' if len(rows) != 1 else ''}",
         series,
         rows,
         label_heading="Run (UTC)",
-        tick=lambda label: label[5:10],
+        tick=lambda label: label[11:16] if one_day else label[5:10],
+        empty=lambda label: "failed" if label.endswith("(failed)") else "0",
     )
 
 

@@ -237,6 +237,7 @@ def stacked_bars(
     label_heading: str = "Value",
     tick: Callable[[str], str] = lambda label: label,
     max_ticks: int = 6,
+    empty: Callable[[str], str] = lambda label: "0",
 ) -> StackedChart:
     """Vertical columns side by side, oldest first as given, each stacked from the first
     series at the bottom; at most `max_ticks` column labels are drawn (the table has all)."""
@@ -274,10 +275,12 @@ def stacked_bars(
                 f'width="{_fmt(bar_width)}" height="{_fmt(h)}" fill="{fill}">'
                 f"<title>{escape(label)}: {escape(name)} {n}</title></rect>"
             )
-        if total and bar_width >= 14:
+        if bar_width >= 14:
+            # An empty column says why (a failed run, say) rather than looking like a gap.
             parts.append(
                 f'<text class="chart-value" x="{_fmt(centre)}" y="{_fmt(y - 3)}" '
-                f'text-anchor="middle" font-size="10" fill="{TEXT_FILL}">{total}</text>'
+                f'text-anchor="middle" font-size="10" fill="{TEXT_FILL if total else MUTED_FILL}">'
+                f"{total if total else escape(empty(label))}</text>"
             )
         if i % every == 0 or i == len(rows) - 1:
             parts.append(

@@ -4,6 +4,8 @@ Services raise these; the API (DRF exception handler) and the pages
 (middleware) map them to the same statuses, so no caller can disagree.
 """
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
@@ -85,6 +87,14 @@ def api_exception_handler(exc, context):
     return response
 
 
+def _body_limit(path: str) -> int:
+    """Bodies are small except where a route reads its own (a node's push): LARGE_BODY_PATHS."""
+    for pattern, limit in settings.LARGE_BODY_PATHS.items():
+        if re.match(pattern, path):
+            return limit
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
 class DomainErrorMiddleware:
     """Pages: render domain errors with their status; refuse oversized bodies with 413."""
 
@@ -93,14 +103,15 @@ class DomainErrorMiddleware:
 
     def __call__(self, request):
         length = request.META.get("CONTENT_LENGTH") or "0"
+        limit = _body_limit(request.path)
         try:
-            too_big = int(length) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            too_big = int(length) > limit
         except ValueError:
             return JsonResponse(
                 {"error": "invalid", "detail": "Malformed Content-Length."}, status=400
             )
         if too_big:
-            message = f"Request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+            message = f"Request body is larger than {limit} bytes."
             return JsonResponse({"error": "too_large", "detail": message}, status=413)
         return self.get_response(request)
 

@@ -253,11 +253,17 @@ SPECTACULAR_SETTINGS |= {
 HARVEST_ALLOWED_HOSTS = [
     h.strip() for h in env("HARVEST_ALLOWED_HOSTS", "").split(",") if h.strip()
 ]
+# Node hosts at loopback, private or link-local addresses (the demo node, a hospital
+# network): allowed by default here, refused in production unless HARVEST_ALLOWED_HOSTS
+# names them.
+HARVEST_ALLOW_INTERNAL_ADDRESSES = env_bool("HARVEST_ALLOW_INTERNAL_ADDRESSES", True)
 HARVEST_MAX_PAGE_BYTES = int(env("HARVEST_MAX_PAGE_BYTES", str(50 * 1024 * 1024)))
 HARVEST_REQUEST_TIMEOUT_SECONDS = float(env("HARVEST_REQUEST_TIMEOUT_SECONDS", "60"))
 HARVEST_TOTAL_TIMEOUT_SECONDS = float(env("HARVEST_TOTAL_TIMEOUT_SECONDS", "3600"))
 HARVEST_MAX_PAGES = int(env("HARVEST_MAX_PAGES", "10000"))
 HARVEST_PUSH_MAX_BYTES = int(env("HARVEST_PUSH_MAX_BYTES", str(50 * 1024 * 1024)))
+# Routes that read their own (larger) body; every other body is held to AGORA_MAX_BODY_BYTES.
+LARGE_BODY_PATHS = {r"^/api/v1/nodes/[^/]+/records/?$": HARVEST_PUSH_MAX_BYTES}
 # How often the scheduler looks for nodes whose harvest is due.
 CELERY_BEAT_SCHEDULE["queue-due-harvests"] = {
     "task": "harvester.tasks.queue_due_harvests",

@@ -25,3 +25,6 @@ if CHAIN_PRIVATE_KEY == GANACHE_DEVELOPMENT_KEY:  # noqa: F405
     raise RuntimeError("CHAIN_PRIVATE_KEY must be the hub's own signing key in production")
 if not env("TRACER_PSEUDONYM_KEY"):
     raise RuntimeError("TRACER_PSEUDONYM_KEY must be set (pseudonyms must survive a key rotation)")
+
+# A node URL must not reach the hub's own network (its DNS is in the node operator's hands).
+HARVEST_ALLOW_INTERNAL_ADDRESSES = env_bool("HARVEST_ALLOW_INTERNAL_ADDRESSES", False)

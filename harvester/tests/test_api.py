@@ -137,7 +137,7 @@ def test_push_answers_the_report_and_adds_drafts(api, push_node, org_a):
     assert ds0.modalities == ["CT"] and ds0.body_parts == ["CHEST"]
     assert ds0.number_of_subjects == 30 and ds0.age_min == 18 and ds0.age_max == 70
     assert ds0.contact_email == "data-0@node.example" and ds0.diagnoses == ["C34.1"]
-    assert ds0.sex_labels == ["female", "male"]
+    assert sorted(ds0.sex_labels) == ["female", "male"]
 
 
 def test_pushing_the_same_records_again_changes_nothing(api, push_node):
@@ -263,3 +263,34 @@ def test_job_records_are_paged_and_filtered(api, push_node, provider_a):
     assert all(r["result"] == "rejected" for r in records.json()["results"])
     assert api.get(f"/api/v1/harvest-jobs/{job['id']}/records?result=lost").status_code == 400
     assert api.get(f"/api/v1/harvest-jobs/{job['id']}/records?page=0").status_code == 400
+
+
+def test_rejected_records_are_listed_first(api, push_node, provider_a):
+    node, token = push_node
+    job = push(api, node, token, page_turtle(range(20), invalid_every=5)).json()
+    results = api.as_(provider_a).get(f"/api/v1/harvest-jobs/{job['id']}/records").json()
+    assert [r["result"] for r in results["results"][:4]] == ["rejected"] * 4
+    assert {r["result"] for r in results["results"][4:]} == {"added"}
+
+
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/api/v1/nodes/nope/"),
+        ("post", "/api/v1/nodes/nope/harvest"),
+        ("get", "/api/v1/harvest-jobs/nope"),
+        ("get", "/api/v1/harvest-jobs/nope/records"),
+    ],
+)
+def test_malformed_ids_are_not_found(api, hub_admin, method, path):
+    response = getattr(api.as_(hub_admin), method)(path)
+    assert response.status_code == 404
+    assert "nope" in response.json()["detail"]
+
+
+def test_push_larger_than_ordinary_bodies_is_taken(api, push_node, settings):
+    node, token = push_node
+    body = page_turtle(range(3)) + "#" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10)
+    response = push(api, node, token, body)
+    assert response.status_code == 200, response.content
+    assert response.json()["counts"]["added"] == 3

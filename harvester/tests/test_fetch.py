@@ -425,3 +425,51 @@ def test_a_page_pointing_to_itself_is_a_loop(node):
     )
     with pytest.raises(PagingLoop, match="page 1 at .* points back to"):
         list(fetch_pages(node.url("/dcat"), limits=FAST))
+
+
+# -- a node must not be able to point the hub at internal services ------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9\\@node.example/dcat",
+        "http://user:pw@node.example/dcat",
+        "http://node.example@127.0.0.1/dcat",
+        "http://node.example /dcat",
+        "http://node.example/dc\tat",
+    ],
+)
+def test_urls_two_parsers_could_read_differently_are_refused(url):
+    with pytest.raises(UnsafeUrl, match="not allowed in a node URL|not a valid URL"):
+        check_url(url, {"node.example"})
+
+
+def test_redirect_and_next_page_with_a_smuggled_host_are_refused():
+    with NodeServer() as internal, NodeServer() as node:
+        internal.routes["/secret"] = Reply(b"SECRET_API_KEY=hunter2", content_type="text/plain")
+        smuggled = f"http://127.0.0.1:{internal.port}\\@{node.host}:{node.port}/secret"
+        node.routes["/dcat"] = Reply(b"", status=302, redirect=smuggled)
+        with pytest.raises(UnsafeUrl):
+            list(fetch_pages(node.url("/dcat")))
+        node.routes["/dcat"] = Reply(
+            f"<{node.url('/dcat')}> a <http://www.w3.org/ns/hydra/core#PagedCollection> ;"
+            ' <http://www.w3.org/ns/hydra/core#nextPage> "%s" .' % smuggled.replace("\\", "\\\\")
+        )
+        with pytest.raises(UnsafeUrl):
+            list(fetch_pages(node.url("/dcat")))
+        assert not internal.requests
+
+
+def test_internal_addresses_are_refused_unless_allowed_by_name():
+    with NodeServer() as node:
+        node.routes["/dcat"] = Reply(b"<http://a> <http://b> <http://c> .")
+        for host in ("127.0.0.1", "localhost"):
+            url = f"http://{host}:{node.port}/dcat"
+            with pytest.raises(UnsafeUrl, match="internal address"):
+                list(fetch_pages(url, block_internal=True))
+        assert not node.requests
+        pages = list(
+            fetch_pages(node.url("/dcat"), block_internal=True, allowed_hosts={"127.0.0.1"})
+        )
+        assert len(pages[0].graph) == 1

@@ -327,3 +327,149 @@ def test_harvest_command(node_server, hub_admin, org_a, capsys):
     node_server.routes.clear()
     with pytest.raises(CommandError, match="Harvest failed"):
         call_command("harvest", str(node.pk))
+
+
+# -- found in review: each of these once went wrong --------------------------------------
+
+
+def test_a_record_back_at_its_source_brings_back_every_withdrawn_version(
+    node_server, hub_admin, org_a
+):
+    serve(node_server, 3, invalid_every=0)
+    node = register(hub_admin, org_a, node_server, auto_release=True)
+    pull(node)
+    serve(node_server, 3, invalid_every=0, revisions={1: 1})
+    pull(node)  # ds-1: v1 released, v2 a draft
+    serve(node_server, 3, invalid_every=0, drop={1})
+    pull(node)
+    assert set(Dataset.objects.filter(identifier="ds-1").values_list("state", flat=True)) == {
+        "invalidated"
+    }
+    serve(node_server, 3, invalid_every=0, revisions={1: 1})
+    pull(node)
+    versions = Dataset.objects.filter(identifier="ds-1").order_by("created")
+    assert [v.state for v in versions] == ["released", "draft"]
+
+
+def test_a_record_the_catalogue_refused_is_tried_again(node_server, hub_admin, org_a, provider_a):
+    from catalogue import services as catalogue
+
+    serve(node_server, 3, invalid_every=0)
+    node = register(hub_admin, org_a, node_server)
+    pull(node)
+    held = Dataset.objects.get(identifier="ds-1")
+    catalogue.invalidate_dataset(dataset=held, by=provider_a, reason="Consent under review")
+    serve(node_server, 3, invalid_every=0, revisions={1: 1})
+    refused = pull(node).records.get(identifier="ds-1")
+    assert refused.result == "rejected" and "reactivate it there" in refused.reason
+    catalogue.reactivate_dataset(dataset=held, by=provider_a)
+    retried = pull(node).records.get(identifier="ds-1")
+    assert retried.result == "updated"
+    held.refresh_from_db()
+    assert held.number_of_studies == 42
+
+
+def test_a_record_pushed_while_a_pull_runs_is_not_withdrawn_by_it(node_server, hub_admin, org_a):
+    serve(node_server, 20, invalid_every=0)
+    node = register(hub_admin, org_a, node_server, mode="both")
+    job = services.request_harvest(node=node, by=None)
+
+    def push_meanwhile(job):
+        if job.pages_done == 1:
+            services.receive_push(
+                node=node,
+                body=page_turtle([99], base=node_server.url("/datasets/")).encode(),
+                content_type="text/turtle",
+            )
+
+    job = services.run_pull(job.pk, on_page=push_meanwhile)
+    assert job.status == "succeeded" and job.withdrawn == 0
+    assert Dataset.objects.get(identifier="ds-99").state == "draft"
+
+
+def test_a_released_dataset_keeps_its_released_text_when_only_the_rest_changes(
+    node_server, hub_admin, org_a, provider_a
+):
+    from catalogue import services as catalogue
+
+    serve(node_server, 2, invalid_every=0)
+    node = register(hub_admin, org_a, node_server)
+    pull(node)
+    dataset = catalogue.release_dataset(
+        dataset=Dataset.objects.get(identifier="ds-0"), by=provider_a
+    )
+    released_text = dataset.normalised_rdf
+    routes = serve(node_server, 2, invalid_every=0)
+    first = next(iter(routes))
+    body = routes[first].data.decode().replace("ds-0/access", "ds-0/access-v2")
+    node_server.routes[first] = Reply(body)
+    pull(node)
+    dataset.refresh_from_db()
+    assert dataset.normalised_rdf == released_text
+    assert Dataset.objects.filter(identifier="ds-0").count() == 1
+
+
+def test_internal_node_addresses_refused_when_production_says_so(
+    node_server, hub_admin, org_a, settings
+):
+    from hub.errors import ValidationFailed
+
+    settings.HARVEST_ALLOW_INTERNAL_ADDRESSES = False
+    with pytest.raises(ValidationFailed, match="internal address"):
+        register(hub_admin, org_a, node_server)
+    settings.HARVEST_ALLOWED_HOSTS = ["127.0.0.1"]
+    serve(node_server, 3)
+    assert pull(register(hub_admin, org_a, node_server)).status == "succeeded"
+
+
+def test_only_administrators_move_a_node(node_server, hub_admin, provider_a, org_a):
+    from hub.errors import NotAllowed, ValidationFailed
+
+    node = register(hub_admin, org_a, node_server)
+    with pytest.raises(NotAllowed):
+        services.update_node(node=node, by=provider_a, base_url="http://elsewhere.example/")
+    services.update_node(node=node, by=provider_a, schedule_minutes=60)
+    with pytest.raises(ValidationFailed, match="mode"):
+        services.update_node(node=node, by=hub_admin, mode="sideways")
+
+
+def test_a_lost_job_does_not_block_the_node(node_server, hub_admin, org_a, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    serve(node_server, 3)
+    node = register(hub_admin, org_a, node_server)
+    lost = HarvestJob.objects.create(node=node, status="running")
+    HarvestJob.objects.filter(pk=lost.pk).update(created=timezone.now() - timedelta(days=1))
+    job = pull(node)
+    assert job.status == "succeeded"
+    lost.refresh_from_db()
+    assert lost.status == "failed" and "Lost" in lost.error
+
+
+def test_a_broker_that_cannot_be_reached_fails_the_job(
+    node_server, hub_admin, org_a, monkeypatch, django_capture_on_commit_callbacks
+):
+    from harvester import tasks
+
+    def down(*args, **kwargs):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(tasks.harvest_node, "delay", down)
+    node = register(hub_admin, org_a, node_server)
+    with django_capture_on_commit_callbacks(execute=True):
+        job = services.request_harvest(node=node, by=None)
+    job.refresh_from_db()
+    assert job.status == "failed" and "broker" in job.error
+    with django_capture_on_commit_callbacks(execute=False):
+        assert services.request_harvest(node=node, by=None).status == "queued"
+
+
+def test_a_page_error_never_echoes_the_bytes(node_server, hub_admin, org_a):
+    node_server.routes["/dcat"] = Reply(
+        b"SECRET_API_KEY=hunter2 internal-only", content_type="text/turtle"
+    )
+    job = pull(register(hub_admin, org_a, node_server))
+    assert job.status == "failed" and "Turtle" in job.error
+    assert "SECRET" not in job.error

@@ -121,13 +121,18 @@ def test_researcher_signs_in_with_the_printed_password(output, client):
     assert not client.login(username="researcher", password=password + "x")
 
 
+def generated():
+    """The demo catalogue made through the services (not the harvested demo records)."""
+    return Dataset.objects.filter(source_node="")
+
+
 def test_about_two_hundred_datasets_in_several_states_across_both_organisations(output):
-    first_versions = Dataset.objects.filter(previous_version=None)
+    first_versions = generated().filter(previous_version=None)
     assert first_versions.count() == demo_data.COUNT
     assert "datasets 50/200" in output and "datasets 200/200" in output
 
     by_org_state = {}
-    for slug, state in Dataset.objects.values_list("organisation__slug", "state"):
+    for slug, state in generated().values_list("organisation__slug", "state"):
         by_org_state.setdefault(slug, set()).add(state)
     assert set(by_org_state) == {"la-fe", "int-milano"}
     for slug, states in by_org_state.items():
@@ -135,11 +140,11 @@ def test_about_two_hundred_datasets_in_several_states_across_both_organisations(
     for slug in ("la-fe", "int-milano"):
         assert Dataset.objects.filter(organisation__slug=slug).count() > 50
 
-    states = {s: Dataset.objects.filter(state=s).count() for s in State.values}
+    states = {s: generated().filter(state=s).count() for s in State.values}
     assert states[State.RELEASED] + states[State.PUBLISHED] > 150
     assert 10 <= states[State.DRAFT] <= 40
     assert 2 <= states[State.INVALIDATED] <= 10
-    assert all(d.invalidation_reason for d in Dataset.objects.filter(state=State.INVALIDATED))
+    assert all(d.invalidation_reason for d in generated().filter(state=State.INVALIDATED))
 
 
 def test_some_datasets_have_later_versions_with_more_subjects(output):
@@ -194,7 +199,7 @@ def test_datasets_carry_facets_history_and_plausible_facts(output):
     ]:
         assert expected in facets, expected
 
-    for dataset in Dataset.objects.all():
+    for dataset in generated():
         assert (
             dataset.events.filter(action=LifecycleEvent.Action.CREATE).exists()
             or dataset.previous_version
@@ -211,6 +216,23 @@ def test_datasets_carry_facets_history_and_plausible_facts(output):
             assert set(dataset.sex_counts) == {"male"}
         if "C74.9" in dataset.diagnoses:  # neuroblastoma
             assert dataset.age_max <= 12
+
+
+def test_demo_nodes_show_every_harvest_result(output):
+    from harvester.models import HarvestJob, Node
+
+    pulled = Node.objects.get(name="Hospital node (demo, pull)")
+    runs = list(pulled.jobs.order_by("created"))
+    assert [r.status for r in runs] == ["succeeded"] * 2 + ["failed"] + ["succeeded"] * 2
+    totals = {name: sum(getattr(r, name) for r in runs) for name in runs[0].counts}
+    assert all(totals.values()), totals  # added, updated, unchanged, withdrawn, rejected
+    assert "503" in runs[2].error and runs[-1].pages_not_modified == runs[-1].pages_done
+    withdrawn = Dataset.objects.filter(source_node=pulled.source_label, state="invalidated")
+    assert withdrawn.count() == 2
+    assert set(withdrawn.values_list("invalidation_reason", flat=True)) == {"withdrawn at source"}
+    pushed = Node.objects.get(name="Biobank node (demo, MIABIS push)")
+    assert pushed.jobs.get().kind == HarvestJob.Kind.PUSH and pushed.jobs.get().added == 2
+    assert "Hospital node (demo, pull): pull failed" in output
 
 
 def test_running_twice_changes_nothing(output):
