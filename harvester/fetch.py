@@ -27,7 +27,7 @@ from rdflib import RDF, Graph, Literal, Namespace, URIRef
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
-from .rdf import RdfError, parse_rdf
+from .rdf import RdfError, hydra_triples, parse_rdf
 
 __all__ = [
     "ACCEPT",
@@ -79,13 +79,26 @@ class CachedPage:
 class Page:
     url: str  # as requested (the cache key); redirects are followed behind it
     number: int  # 1-based
-    graph: Graph | None  # None when not_modified
     not_modified: bool
     etag: str
     last_modified: str
     next_url: str | None
     total_items: int | None  # hydra:totalItems when the page says it
     size_bytes: int
+    body: bytes = b""
+    content_type: str | None = None
+    base: str = ""  # the URL the body came from (after redirects): its base IRI
+    parsed: Graph | None = None
+
+    @property
+    def graph(self) -> Graph | None:
+        """The page as one graph (None when not modified), parsed when first asked for:
+        a harvester may parse it elsewhere (in a worker process) instead."""
+        if self.not_modified:
+            return None
+        if self.parsed is None:
+            self.parsed = parse_rdf(self.body, self.content_type, base=self.base)
+        return self.parsed
 
 
 class FetchError(Exception):
@@ -294,7 +307,6 @@ class _Client:
                     page = Page(
                         url=url,
                         number=number,
-                        graph=None,
                         not_modified=True,
                         etag=response.headers.get("ETag") or cached.etag,
                         last_modified=response.headers.get("Last-Modified") or cached.last_modified,
@@ -416,20 +428,26 @@ class _Client:
     def _page(
         self, url: str, final_url: str, number: int, response: requests.Response, body: bytes
     ) -> Page:
+        content_type = response.headers.get("Content-Type")
         try:
-            graph = parse_rdf(body, response.headers.get("Content-Type"), base=final_url)
+            # The Hydra links only: Turtle and N-Triples are scanned without building the
+            # page's graph (a worker parses it); other serialisations are parsed whole.
+            links, whole = hydra_triples(body, content_type, base=final_url)
         except RdfError as exc:
             raise PageUnreadable(str(exc), url=url) from exc
         return Page(
             url=url,
             number=number,
-            graph=graph,
             not_modified=False,
             etag=response.headers.get("ETag", ""),
             last_modified=response.headers.get("Last-Modified", ""),
-            next_url=_next_page(graph, {url, final_url}, final_url),
-            total_items=_total_items(graph),
+            next_url=_next_page(links, {url, final_url}, final_url),
+            total_items=_total_items(links),
             size_bytes=len(body),
+            body=body,
+            content_type=content_type,
+            base=final_url,
+            parsed=links if whole else None,
         )
 
     def _timeout(self, url: str, request_deadline: float) -> FetchError:

@@ -169,7 +169,7 @@ class HarvestJob(models.Model):
 
 
 class HarvestRecord(models.Model):
-    """One record's outcome in one run; staged during the run, applied at its end."""
+    """One record's outcome in one run, written when the run is applied."""
 
     class Result(models.TextChoices):
         ADDED = "added", "Added"
@@ -189,8 +189,6 @@ class HarvestRecord(models.Model):
     dataset = models.ForeignKey(
         "catalogue.Dataset", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # What the run will write (catalogue fields); emptied once applied.
-    staged = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

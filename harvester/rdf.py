@@ -25,7 +25,7 @@ from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.parser import create_input_source
 from rdflib.plugins.parsers.rdfxml import ErrorHandler, RDFXMLHandler
 
-__all__ = ["KNOWN_CONTEXTS", "RdfError", "parse_rdf"]
+__all__ = ["KNOWN_CONTEXTS", "RdfError", "hydra_triples", "parse_rdf"]
 
 CONTEXTS_DIR = Path(__file__).resolve().parent / "contexts"
 
@@ -89,13 +89,7 @@ def parse_rdf(body: bytes, content_type: str | None, *, base: str) -> Graph:
 
     Named graphs (TriG, N-Quads, JSON-LD) are merged: a catalogue page is one document.
     """
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type in GENERIC_TYPES:
-        fmt, quads = _sniff(body)
-    elif media_type in FORMATS:
-        fmt, quads = FORMATS[media_type]
-    else:
-        raise RdfError(f"{base}: unsupported content type {media_type}")
+    fmt, quads = _format_of(body, content_type, base)
     name = FORMAT_NAMES[fmt]
     if fmt in _OXIGRAPH_FORMATS:
         graph = _parse_with_oxigraph(body, fmt, base)
@@ -129,6 +123,50 @@ def parse_rdf(body: bytes, content_type: str | None, *, base: str) -> Graph:
 # parses again, so the message a node sees does not depend on which parser ran.
 _OXIGRAPH_FORMATS = {"turtle": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES}
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+
+HYDRA_NS = "http://www.w3.org/ns/hydra/core#"
+_RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+
+
+def hydra_triples(body: bytes, content_type: str | None, *, base: str) -> tuple[Graph, bool]:
+    """The page's Hydra paging triples, and whether the graph returned is the whole page.
+
+    Turtle and N-Triples are scanned by oxigraph for Hydra terms only (the whole document is
+    still read, so a syntax error anywhere is found); other serialisations are parsed whole.
+    Raises RdfError as parse_rdf does.
+    """
+    fmt = _format_of(body, content_type, base)[0]
+    if fmt not in _OXIGRAPH_FORMATS:
+        return parse_rdf(body, content_type, base=base), True
+    links = Graph()
+    try:
+        for quad in ox.parse(body, format=_OXIGRAPH_FORMATS[fmt], base_iri=base):
+            predicate = quad.predicate.value
+            if predicate.startswith(HYDRA_NS) or (
+                predicate == _RDF_TYPE
+                and isinstance(quad.object, ox.NamedNode)
+                and quad.object.value.startswith(HYDRA_NS)
+            ):
+                links.add(_rdflib_triple(quad))
+    except (SyntaxError, ValueError, OSError):
+        return parse_rdf(body, content_type, base=base), True  # rdflib's words for the error
+    return links, False
+
+
+def _rdflib_triple(quad) -> tuple:
+    return tuple(_plain_term(t) for t in (quad.subject, quad.predicate, quad.object))
+
+
+def _plain_term(t):
+    if isinstance(t, ox.NamedNode):
+        return URIRef(t.value)
+    if isinstance(t, ox.BlankNode):
+        return BNode(t.value)
+    if t.language:
+        return Literal(t.value, lang=t.language)
+    datatype = t.datatype.value
+    return Literal(t.value) if datatype == _XSD_STRING else Literal(t.value, datatype=datatype)
 
 
 def _parse_with_oxigraph(body: bytes, fmt: str, base: str) -> Graph | None:
@@ -173,6 +211,15 @@ _PREFIX = re.compile(rb"@prefix\s+([A-Za-z][\w.-]*)?:\s*<([^>]*)>", re.IGNORECAS
 def _prefixes(body: bytes) -> list[tuple[str, str]]:
     """The document's own prefixes: reports name terms the way the node wrote them."""
     return [(p.decode(), n.decode()) for p, n in _PREFIX.findall(body[:20_000]) if p]
+
+
+def _format_of(body: bytes, content_type: str | None, base: str) -> tuple[str, bool]:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    if media_type in GENERIC_TYPES:
+        return _sniff(body)
+    if media_type in FORMATS:
+        return FORMATS[media_type]
+    raise RdfError(f"{base}: unsupported content type {media_type}")
 
 
 def _sniff(body: bytes) -> tuple[str, bool]:

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 from rdflib import Graph
 
@@ -24,13 +29,13 @@ from catalogue import services as catalogue
 from hub.errors import Conflict, DomainError, PayloadTooLarge, ValidationFailed, require
 from hub.models import Organisation
 from hub.roles import can_manage_organisation, is_hub_admin
-from hyperontology import miabis_to_dcat, normalise, validate
+from hyperontology import miabis_to_dcat
 from hyperontology.mappings import Mappings
 from tracer.models import Action as TraceAction
 from tracer.services import hash_resource, metadata_hash
 from tracer.services import record as record_trace
 
-from . import fetch, records
+from . import fetch, staging
 from .models import HarvestJob, HarvestRecord, Node, NodePage, SourceRecord
 from .rdf import RdfError, parse_rdf
 
@@ -40,9 +45,10 @@ Status = HarvestJob.Status
 TRACE_CALLER = "hub.harvester"
 MAX_DATASETS_PER_TRACE = 1000
 STILL_REJECTED = " (unchanged since it was rejected)"
-# Staged rows and progress are written every FLUSH_ROWS rows or FLUSH_SECONDS.
-FLUSH_ROWS = 2000
+# Progress is written at most every FLUSH_SECONDS; staged records go to the run's spool
+# file SPOOL_ROWS at a time.
 FLUSH_SECONDS = 1.0
+SPOOL_ROWS = 1000
 # A queued or running job older than the total time limit plus this is taken as lost.
 LOST_AFTER_SECONDS = 600
 
@@ -230,39 +236,72 @@ class _Known:
     identifier: str
 
 
+@dataclass(slots=True)
+class _Staged:
+    """One record's outcome, kept in the run's spool until the run is applied."""
+
+    iri: str
+    identifier: str
+    result: str
+    content_hash: str = ""
+    reason: str = ""
+    violations: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    dataset_id: object = None
+    payload: dict | None = None  # catalogue fields and N-Triples of an accepted record
+    # Same content hash as last time: counted, never written (no validation, no write).
+    silent: bool = False
+
+    def row(self, job: HarvestJob) -> HarvestRecord:
+        return HarvestRecord(
+            job=job,
+            iri=self.iri,
+            identifier=self.identifier,
+            result=self.result,
+            reason=self.reason,
+            violations=self.violations,
+            warnings=self.warnings,
+            content_hash=self.content_hash,
+            dataset_id=self.dataset_id,
+        )
+
+
 class _Run:
-    """Stages the records of one run; nothing here writes to the catalogue."""
+    """Stages the records of one run in a spool file; nothing here writes to the catalogue
+    or stores a record: the catalogue sees the run only when it is applied, whole."""
 
     def __init__(self, job: HarvestJob) -> None:
         self.job = job
         self.node = job.node
         self.mappings = Mappings.default().with_extension(self.node.mappings or {})
         self.known = _known_records(self.node)
+        self.known_hashes = {iri: k.content_hash for iri, k in self.known.items()}
         self.seen: set[str] = set()
         self.counts = {r: 0 for r in Result.values}
         self.catalogue_findings: list[str] = []
-        self.buffer: list[HarvestRecord] = []
+        self.buffer: list[_Staged] = []
+        self.spool = tempfile.TemporaryFile(prefix="agora-harvest-")
         self.flushed_at = time.monotonic()
 
     def stage_graph(self, graph: Graph) -> list[str]:
-        """Split, hash, validate what changed, and stage one row per record; returns the
-        IRIs of the records the page lists."""
-        graph = normalise(graph, self.mappings, copy=False)
-        fresh, staged, listed = [], [], []
-        for rec in records.split(graph):
-            listed.append(rec.iri)
-            if rec.iri in self.seen:
+        """Stage a page read here; returns the IRIs of the records it lists."""
+        return self.take(staging.stage_page(graph, self.mappings, self.known_hashes))
+
+    def take(self, page: staging.PageResult) -> list[str]:
+        """Stage a page's outcomes (read here or in a worker); returns the IRIs it lists."""
+        self.catalogue_findings += page.catalogue_findings
+        staged = []
+        for outcome in page.outcomes:
+            if outcome.iri in self.seen:
                 continue  # listed twice (on two pages): the first one counts
-            self.seen.add(rec.iri)
-            before = self.known.get(rec.iri)
-            if before is not None and before.content_hash == rec.content_hash:
-                staged.append(self._unchanged(rec.iri, rec.identifier, before))
+            self.seen.add(outcome.iri)
+            before = self.known.get(outcome.iri)
+            if outcome.unchanged and before is not None:
+                staged.append(self._unchanged(outcome.iri, outcome.identifier, before))
             else:
-                fresh.append(rec)
-        if fresh:
-            staged += self._validated(graph, fresh, whole_page=len(fresh) == len(listed))
+                staged.append(self._checked(outcome, before))
         self._save(staged)
-        return listed
+        return [outcome.iri for outcome in page.outcomes]
 
     def stage_unchanged(self, iris: list[str]) -> list[str]:
         """The records of a page the node says has not changed (HTTP 304)."""
@@ -276,80 +315,58 @@ class _Run:
         self._save(staged)
         return iris
 
-    def _unchanged(self, iri: str, identifier: str, before: _Known) -> HarvestRecord:
+    def _unchanged(self, iri: str, identifier: str, before: _Known) -> _Staged:
         if before.accepted:
-            return HarvestRecord(
-                job=self.job,
-                iri=iri,
-                identifier=identifier,
-                result=Result.UNCHANGED,
-                content_hash=before.content_hash,
+            return _Staged(
+                iri,
+                identifier,
+                Result.UNCHANGED,
+                before.content_hash,
                 dataset_id=before.dataset_id,
+                silent=True,
             )
-        return HarvestRecord(
-            job=self.job,
-            iri=iri,
-            identifier=identifier,
-            result=Result.REJECTED,
+        return _Staged(
+            iri,
+            identifier,
+            Result.REJECTED,
+            before.content_hash,
             reason=_reason(before.problems) + STILL_REJECTED,
             violations=before.problems,
-            content_hash=before.content_hash,
         )
 
-    def _validated(
-        self, page: Graph, fresh: list[records.Record], *, whole_page: bool
-    ) -> list[HarvestRecord]:
-        """Validate the changed records only: the page itself when all of it changed."""
-        if whole_page:
-            checked = page
+    def _checked(self, outcome: staging.Outcome, before: _Known | None) -> _Staged:
+        staged = _Staged(
+            outcome.iri,
+            outcome.identifier,
+            Result.REJECTED,
+            outcome.content_hash,
+            warnings=outcome.warnings,
+        )
+        if not outcome.accepted:
+            staged.violations = outcome.violations
+            staged.reason = _reason(outcome.violations)
         else:
-            checked = Graph()
-            for rec in fresh:
-                for triple in rec.triples:
-                    checked.add(triple)
-        report = validate(checked)
-        verdicts = report.by_iri
-        self.catalogue_findings += [f.message for f in report.catalogue_findings]
-        out = []
-        for rec in fresh:
-            verdict = verdicts[rec.iri]
-            row = HarvestRecord(
-                job=self.job,
-                iri=rec.iri,
-                identifier=rec.identifier,
-                content_hash=rec.content_hash,
-                warnings=[f.message for f in verdict.warnings],
-            )
-            before = self.known.get(rec.iri)
-            if not verdict.accepted:
-                row.result = Result.REJECTED
-                row.violations = [f.message for f in verdict.violations]
-                row.reason = _reason(row.violations)
-            else:
-                row.result = Result.UPDATED if before and before.dataset_id else Result.ADDED
-                row.dataset_id = before.dataset_id if before else None
-                row.staged = {
-                    "fields": records.fields(page, rec.iri),
-                    "normalised_rdf": rec.ntriples,
-                }
-            out.append(row)
-        return out
+            staged.result = Result.UPDATED if before and before.dataset_id else Result.ADDED
+            staged.dataset_id = before.dataset_id if before else None
+            staged.payload = outcome.payload
+        return staged
 
-    def _save(self, staged: list[HarvestRecord]) -> None:
+    def _save(self, staged: list[_Staged]) -> None:
         self.buffer += staged
         for row in staged:
             self.counts[row.result] += 1
-        if len(self.buffer) >= FLUSH_ROWS:
-            self.flush()
+        if len(self.buffer) >= SPOOL_ROWS:
+            self._spill()
 
-    def progress(self) -> None:
+    def _spill(self) -> None:
+        if self.buffer:
+            pickle.dump(self.buffer, self.spool, protocol=pickle.HIGHEST_PROTOCOL)
+            self.buffer = []
+
+    def progress(self, force: bool = False) -> None:
         """Show how far the run is, without a commit per page (SQLite syncs each one)."""
-        if time.monotonic() - self.flushed_at >= FLUSH_SECONDS:
-            self.flush()
-
-    def flush(self) -> None:
-        HarvestRecord.objects.bulk_create(self.buffer, batch_size=500)
-        self.buffer = []
+        if not force and time.monotonic() - self.flushed_at < FLUSH_SECONDS:
+            return
         self.flushed_at = time.monotonic()
         job = self.job
         job.records_seen = len(self.seen)
@@ -360,6 +377,19 @@ class _Run:
             total_items=job.total_items,
             **self.counts,
         )
+
+    def batches(self) -> Iterator[list[_Staged]]:
+        """Everything staged, in the order it was seen; the spool is closed after."""
+        self._spill()
+        self.spool.seek(0)
+        try:
+            while True:
+                try:
+                    yield pickle.load(self.spool)  # noqa: S301 (this run's own file)
+                except EOFError:
+                    return
+        finally:
+            self.spool.close()
 
 
 def run_pull(job_id, on_page: Callable[[HarvestJob], None] | None = None) -> HarvestJob:
@@ -381,6 +411,33 @@ def run_pull(job_id, on_page: Callable[[HarvestJob], None] | None = None) -> Har
     previous = node.jobs.filter(kind=HarvestJob.Kind.PULL, status=Status.SUCCEEDED).first()
     job.total_items = previous.total_items if previous else None
     seen_pages: list[NodePage] = []
+    queue: deque[tuple[fetch.Page, Future | None]] = deque()
+    pool: staging.PagePool | None = None
+
+    def finish_page(page: fetch.Page, future: Future | None) -> None:
+        if page.not_modified:
+            iris = run.stage_unchanged(page_iris.get(page.url, []))
+        elif future is not None:
+            iris = run.take(future.result())
+        else:
+            iris = run.stage_graph(page.graph)
+        seen_pages.append(
+            NodePage(
+                node=node,
+                url=page.url,
+                etag=page.etag,
+                last_modified=page.last_modified,
+                next_url=page.next_url or "",
+                record_iris=iris,
+            )
+        )
+        job.pages_done = len(seen_pages)
+        job.pages_not_modified += 1 if page.not_modified else 0
+        job.records_seen = len(run.seen)
+        run.progress()
+        if on_page is not None:
+            on_page(job)
+
     try:
         for page in fetch.fetch_pages(
             node.base_url,
@@ -389,35 +446,46 @@ def run_pull(job_id, on_page: Callable[[HarvestJob], None] | None = None) -> Har
             cache=cache,
             block_internal=not settings.HARVEST_ALLOW_INTERNAL_ADDRESSES,
         ):
-            if page.not_modified:
-                iris = run.stage_unchanged(page_iris.get(page.url, []))
-            else:
-                iris = run.stage_graph(page.graph)
-            seen_pages.append(
-                NodePage(
-                    node=node,
-                    url=page.url,
-                    etag=page.etag,
-                    last_modified=page.last_modified,
-                    next_url=page.next_url or "",
-                    record_iris=iris,
-                )
-            )
-            job.pages_done = len(seen_pages)
-            job.pages_not_modified += 1 if page.not_modified else 0
             if page.total_items is not None:
                 job.total_items = page.total_items
-            job.records_seen = len(run.seen)
-            run.progress()
-            if on_page is not None:
-                on_page(job)
-        run.flush()
+            if pool is None and _worth_processes(page):
+                pool = staging.PagePool(
+                    settings.HARVEST_WORKER_PROCESSES, node.mappings or {}, run.known_hashes
+                )
+            future = None
+            if pool is not None and not page.not_modified:
+                future = pool.submit(page.body, page.content_type, page.base)
+            queue.append((page, future))
+            # Pages are finished in order; ahead of that, workers read the next ones.
+            while queue and (
+                queue[0][1] is None
+                or queue[0][1].done()
+                or (pool is not None and len(queue) > pool.in_flight)
+            ):
+                finish_page(*queue.popleft())
+        while queue:
+            finish_page(*queue.popleft())
+        run.progress(force=True)
     except fetch.FetchError as exc:
+        return _fail(job, str(exc))
+    except RdfError as exc:  # a worker could not read a page fetch_pages let through
         return _fail(job, str(exc))
     except Exception as exc:  # a bug must fail this node's run, never the worker or others
         log.exception("harvest failed node=%s job=%s", node.pk, job.pk)
         return _fail(job, f"Internal error while harvesting: {type(exc).__name__}: {exc}")
+    finally:
+        if pool is not None:
+            pool.close()
     return _apply(job, run, complete=True, pages=seen_pages)
+
+
+def _worth_processes(page: fetch.Page) -> bool:
+    """Worker processes pay off for big catalogues only (each takes a second to start)."""
+    return (
+        settings.HARVEST_WORKER_PROCESSES > 1
+        and (page.total_items or 0) >= settings.HARVEST_PARALLEL_MIN_RECORDS
+        and staging.can_use_processes()
+    )
 
 
 # -- receiving a push ---------------------------------------------------------------------
@@ -452,7 +520,6 @@ def receive_push(*, node: Node, body: bytes, content_type: str) -> HarvestJob:
     run = _Run(job)
     try:
         run.stage_graph(graph)
-        run.flush()
     except Exception as exc:
         log.exception("push failed node=%s job=%s", node.pk, job.pk)
         return _fail(job, f"Internal error while reading the push: {type(exc).__name__}: {exc}")
@@ -534,112 +601,127 @@ def _apply(
             Node.objects.select_for_update().get(pk=node.pk)  # one run applies at a time
             memory = _Memory(node)
             changed_datasets: list[str] = []
-            staged = job.records.filter(staged__isnull=False)
-            for chunk in _chunks(staged.iterator(chunk_size=500), 500):
-                new = [row for row in chunk if memory.dataset_id(row.iri) is None]
-                _add_records(node, new, memory, changed_datasets)
-                for row in chunk:
-                    if memory.dataset_id(row.iri) is not None and row.staged is not None:
-                        _apply_record(node, row, memory, changed_datasets)
-                # Rewriting the rows is far cheaper than a bulk UPDATE of JSON columns.
-                HarvestRecord.objects.filter(pk__in=[row.pk for row in chunk]).delete()
-                for row in chunk:
-                    row.pk = None
-                HarvestRecord.objects.bulk_create(chunk)
-            rejected = job.records.filter(result=Result.REJECTED, staged__isnull=True)
-            for row in rejected.iterator(chunk_size=500):
-                if row.iri in memory.refusals:
-                    continue
-                if row.violations and not row.reason.endswith(STILL_REJECTED):
-                    # Not validated again while unchanged; the dataset it fed before (if
-                    # any) keeps its last accepted content.
-                    memory.remember(row, accepted=False)
+            for batch in run.batches():
+                _apply_batch(job, node, batch, memory, changed_datasets)
             if complete:
                 for source in memory.not_seen(run.seen, since=job.started):
                     _withdraw(job, source, changed_datasets)
                 node.pages.all().delete()
                 NodePage.objects.bulk_create(pages or [], batch_size=200)
             memory.save()
-            _finish(job, run, changed_datasets)
+            _finish(job, run, changed_datasets, silent=memory.silent)
     except Exception as exc:
         log.exception("applying harvest failed node=%s job=%s", node.pk, job.pk)
         return _fail(job, f"Could not store the run: {type(exc).__name__}: {exc}")
     return job
 
 
-def _add_records(
-    node: Node, rows: list[HarvestRecord], memory: _Memory, changed: list[str]
+def _apply_batch(
+    job: HarvestJob, node: Node, batch: list[_Staged], memory: _Memory, changed: list[str]
 ) -> None:
+    """One spool batch into the catalogue, then its per-record results in one INSERT."""
+    accepted = [s for s in batch if s.payload is not None]
+    if accepted:
+        new = [s for s in accepted if memory.dataset_id(s.iri) is None]
+        _add_records(node, new, memory, changed)
+        for staged in accepted:
+            if staged.payload is not None:  # not handled as new
+                _apply_record(node, staged, memory, changed)
+    for staged in batch:
+        if staged.result == Result.REJECTED and staged.iri not in memory.refusals:
+            if staged.violations and not staged.reason.endswith(STILL_REJECTED):
+                # Not validated again while unchanged; the dataset it fed before (if any)
+                # keeps its last accepted content.
+                memory.remember(staged, accepted=False)
+    HarvestRecord.objects.bulk_create(
+        [s.row(job) for s in batch if not s.silent], batch_size=1000
+    )
+    memory.silent += sum(1 for s in batch if s.silent)
+
+
+def _add_records(node: Node, new: list[_Staged], memory: _Memory, changed: list[str]) -> None:
     """Records the hub has never seen, created in bulk."""
+    if not new:
+        return
     outcomes = catalogue.create_harvested_datasets(
         organisation=node.organisation,
         records=[
-            row.staged["fields"] | {"normalised_rdf": row.staged["normalised_rdf"]} for row in rows
+            s.payload["fields"] | {"normalised_rdf": s.payload["normalised_rdf"]} for s in new
         ],
         source=node.source_label,
         auto_release=node.auto_release,
     )
-    for row, outcome in zip(rows, outcomes, strict=True):
-        row.staged = None
+    for staged, outcome in zip(new, outcomes, strict=True):
+        staged.payload = None
         if isinstance(outcome, DomainError):
-            row.result, row.reason = Result.REJECTED, outcome.message
-            row.violations = [outcome.message]
-            memory.refused(row.iri)
+            _refuse(staged, outcome, memory)
             continue
         changed.append(str(outcome.pk))
-        row.result, row.dataset = Result.ADDED, outcome
-        memory.remember(row, accepted=True, dataset_id=outcome.pk)
+        staged.result, staged.dataset_id = Result.ADDED, outcome.pk
+        memory.remember(staged, accepted=True, dataset_id=outcome.pk)
 
 
-def _apply_record(node: Node, row: HarvestRecord, memory: _Memory, changed: list[str]) -> None:
+def _apply_record(node: Node, staged: _Staged, memory: _Memory, changed: list[str]) -> None:
+    payload, staged.payload = staged.payload, None
     try:
         with transaction.atomic():
             dataset, result = catalogue.apply_harvested_record(
                 organisation=node.organisation,
-                dataset_id=memory.dataset_id(row.iri),
-                fields=row.staged["fields"] | {"normalised_rdf": row.staged["normalised_rdf"]},
+                dataset_id=memory.dataset_id(staged.iri),
+                fields=payload["fields"] | {"normalised_rdf": payload["normalised_rdf"]},
                 source=node.source_label,
                 auto_release=node.auto_release,
             )
     except DomainError as exc:
-        row.result, row.reason, row.violations = Result.REJECTED, exc.message, [exc.message]
-        row.staged = None
-        memory.refused(row.iri)
+        _refuse(staged, exc, memory)
         return
     if result != "unchanged":
         changed.append(str(dataset.pk))
-    row.result = {"added": Result.ADDED, "updated": Result.UPDATED}.get(result, Result.UNCHANGED)
-    row.dataset = dataset
-    row.staged = None
-    memory.remember(row, accepted=True, dataset_id=dataset.pk)
+    staged.result = {"added": Result.ADDED, "updated": Result.UPDATED}.get(result, Result.UNCHANGED)
+    staged.dataset_id = dataset.pk
+    memory.remember(staged, accepted=True, dataset_id=dataset.pk)
+
+
+def _refuse(staged: _Staged, error: DomainError, memory: _Memory) -> None:
+    staged.result, staged.reason = Result.REJECTED, error.message
+    staged.violations = [error.message]
+    memory.refused(staged.iri)
 
 
 class _Memory:
-    """The node's SourceRecords as the run leaves them, written in bulk at its end."""
+    """The node's SourceRecords as the run leaves them, written in bulk at its end; read
+    only if the run has something to remember (an unchanged run reads none)."""
 
     def __init__(self, node: Node) -> None:
         self.node = node
-        self.rows = {r.iri: r for r in SourceRecord.objects.filter(node=node)}
+        self._rows: dict[str, SourceRecord] | None = None
         self.touched: set[str] = set()
         self.refusals: set[str] = set()
+        self.silent = 0  # records unchanged since the last run, counted but not written
+
+    @property
+    def rows(self) -> dict[str, SourceRecord]:
+        if self._rows is None:
+            self._rows = {r.iri: r for r in SourceRecord.objects.filter(node=self.node)}
+        return self._rows
 
     def dataset_id(self, iri: str):
         source = self.rows.get(iri)
         return source.dataset_id if source is not None else None
 
-    def remember(self, row: HarvestRecord, *, accepted: bool, dataset_id=None) -> None:
+    def remember(self, staged: _Staged, *, accepted: bool, dataset_id=None) -> None:
         """What the next run compares with: the record's hash, verdict and dataset."""
-        source = self.rows.get(row.iri) or SourceRecord(node=self.node, iri=row.iri)
-        source.identifier = row.identifier
-        source.content_hash = row.content_hash
+        source = self.rows.get(staged.iri) or SourceRecord(node=self.node, iri=staged.iri)
+        source.identifier = staged.identifier
+        source.content_hash = staged.content_hash
         source.accepted = accepted
-        source.problems = [] if accepted else row.violations
+        source.problems = [] if accepted else staged.violations
         if dataset_id is not None:
             source.dataset_id = dataset_id
         source.withdrawn = False
         source.last_seen = timezone.now()
-        self.rows[row.iri] = source
-        self.touched.add(row.iri)
+        self.rows[staged.iri] = source
+        self.touched.add(staged.iri)
 
     def refused(self, iri: str) -> None:
         """The catalogue refused a valid record (its dataset invalidated on the hub, say):
@@ -652,14 +734,16 @@ class _Memory:
 
     def not_seen(self, seen: set[str], since) -> list[SourceRecord]:
         """Records the run did not list, and no push brought in while it ran."""
-        return [
-            s
-            for iri, s in self.rows.items()
-            if iri not in seen and not s.withdrawn and (s.last_seen is None or s.last_seen < since)
-        ]
+        live = SourceRecord.objects.filter(node=self.node, withdrawn=False).filter(
+            Q(last_seen__isnull=True) | Q(last_seen__lt=since)
+        )
+        missing = [pk for pk, iri in live.values_list("pk", "iri") if iri not in seen]
+        return list(SourceRecord.objects.filter(pk__in=missing)) if missing else []
 
     def save(self) -> None:
-        rows = [self.rows[iri] for iri in self.touched]
+        if self._rows is None:
+            return
+        rows = [self._rows[iri] for iri in self.touched]
         new = [r for r in rows if r.pk is None]
         known = [r for r in rows if r.pk is not None]
         SourceRecord.objects.bulk_create(new, batch_size=500)
@@ -678,17 +762,6 @@ class _Memory:
         )
 
 
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def _withdraw(job: HarvestJob, source: SourceRecord, changed: list[str]) -> None:
     if source.dataset is not None:
         for version in catalogue.withdraw_harvested_dataset(dataset=source.dataset):
@@ -705,11 +778,12 @@ def _withdraw(job: HarvestJob, source: SourceRecord, changed: list[str]) -> None
     )
 
 
-def _finish(job: HarvestJob, run: _Run, changed: list[str]) -> None:
+def _finish(job: HarvestJob, run: _Run, changed: list[str], silent: int = 0) -> None:
     counts = {
         row["result"]: row["n"]
         for row in job.records.values("result").annotate(n=models.Count("id"))
     }
+    counts[Result.UNCHANGED] = counts.get(Result.UNCHANGED, 0) + silent
     for name in Result.values:
         setattr(job, name, counts.get(name, 0))
     job.status = Status.SUCCEEDED

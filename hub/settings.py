@@ -261,6 +261,11 @@ HARVEST_MAX_PAGE_BYTES = int(env("HARVEST_MAX_PAGE_BYTES", str(50 * 1024 * 1024)
 HARVEST_REQUEST_TIMEOUT_SECONDS = float(env("HARVEST_REQUEST_TIMEOUT_SECONDS", "60"))
 HARVEST_TOTAL_TIMEOUT_SECONDS = float(env("HARVEST_TOTAL_TIMEOUT_SECONDS", "3600"))
 HARVEST_MAX_PAGES = int(env("HARVEST_MAX_PAGES", "10000"))
+# Pages of a big catalogue are read in this many worker processes (not from a Celery
+# prefork child, which may not start processes: run harvest workers with --pool=solo or
+# threads to use them).
+HARVEST_WORKER_PROCESSES = int(env("HARVEST_WORKER_PROCESSES", str(min(4, os.cpu_count() or 1))))
+HARVEST_PARALLEL_MIN_RECORDS = int(env("HARVEST_PARALLEL_MIN_RECORDS", "2000"))
 HARVEST_PUSH_MAX_BYTES = int(env("HARVEST_PUSH_MAX_BYTES", str(50 * 1024 * 1024)))
 # Routes that read their own (larger) body; every other body is held to AGORA_MAX_BODY_BYTES.
 LARGE_BODY_PATHS = {r"^/api/v1/nodes/[^/]+/records/?$": HARVEST_PUSH_MAX_BYTES}

@@ -473,3 +473,27 @@ def test_a_page_error_never_echoes_the_bytes(node_server, hub_admin, org_a):
     job = pull(register(hub_admin, org_a, node_server))
     assert job.status == "failed" and "Turtle" in job.error
     assert "SECRET" not in job.error
+
+
+def test_worker_processes_give_the_same_run_as_one_process(
+    node_server, hub_admin, org_a, org_b, settings
+):
+    serve(node_server, 45)
+    serial = register(hub_admin, org_a, node_server, name="serial")
+    settings.HARVEST_WORKER_PROCESSES = 2
+    settings.HARVEST_PARALLEL_MIN_RECORDS = 1
+    parallel = register(hub_admin, org_b, node_server, name="parallel")
+    one, two = pull(serial), pull(parallel)
+    assert one.counts == two.counts and two.pages_done == 5
+
+    def report(job):
+        return [(r.iri, r.result, r.violations, r.warnings) for r in job.records.order_by("id")]
+
+    assert report(one) == report(two)
+    assert [p.record_iris for p in NodePage.objects.filter(node=parallel).order_by("id")] == [
+        p.record_iris for p in NodePage.objects.filter(node=serial).order_by("id")
+    ]
+    # Unchanged on the second run, page by page, in the workers too.
+    serve(node_server, 45, revisions={7: 1})
+    again = pull(parallel)
+    assert again.counts["updated"] == 1 and again.counts["unchanged"] == 40
