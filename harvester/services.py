@@ -633,9 +633,7 @@ def _apply_batch(
                 # Not validated again while unchanged; the dataset it fed before (if any)
                 # keeps its last accepted content.
                 memory.remember(staged, accepted=False)
-    HarvestRecord.objects.bulk_create(
-        [s.row(job) for s in batch if not s.silent], batch_size=1000
-    )
+    HarvestRecord.objects.bulk_create([s.row(job) for s in batch if not s.silent], batch_size=1000)
     memory.silent += sum(1 for s in batch if s.silent)
 
 
