@@ -30,7 +30,6 @@ import gc
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -45,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.databases import throwaway_database  # noqa: E402
+from bench.databases import bench_database, database_line, setup_django, terminated_cleanly  # noqa: E402
 from harvester.tests.catalogues import hydra_paged_collection, page_turtle  # noqa: E402
 from harvester.tests.nodeserver import NodeServer, Reply  # noqa: E402
 
@@ -364,73 +363,7 @@ def verdicts(h: Harvest) -> None:
             h.accepted.add(iri)
 
 
-# --- the database --------------------------------------------------------------------
-
-
-@contextmanager
-def bench_database(name: str, given: str) -> Iterator[str]:
-    """Our own PostgreSQL database on `given`'s server, or "" for the SQLite default."""
-    if not given.startswith(("postgres://", "postgresql://")):
-        yield ""
-        return
-    with throwaway_database(given, name, log=log) as db_url:
-        yield db_url
-
-
-def setup_django(url: str, var_dir: Path) -> None:
-    """The hub's settings on the bench's own files: its SQLite file (without a PostgreSQL
-    URL) and its Celery broker live in var_dir, so the tasks a run queues (the harvest
-    itself, anchoring of its trace) sit in a throwaway broker that no worker reads."""
-    os.environ["AGORA_VAR_DIR"] = str(var_dir)
-    if url:
-        os.environ["DATABASE_URL"] = url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    for name in ("CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER", "DJANGO_DEBUG"):
-        os.environ.pop(name, None)  # DEBUG would keep every query in memory
-    os.environ["DJANGO_SETTINGS_MODULE"] = "hub.settings"
-    import django
-    from django.conf import settings
-    from django.core.management import call_command
-
-    django.setup()
-    assert not settings.DEBUG and not settings.CELERY_TASK_ALWAYS_EAGER
-    assert settings.CELERY_BROKER_URL.startswith("sqla+sqlite:///" + str(var_dir))
-    call_command("migrate", verbosity=0)
-
-
-def database_line() -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT version(), current_setting('synchronous_commit'), current_setting('fsync')"
-            )
-            version, sync, fsync = cursor.fetchone()
-            return f"{version.split(',')[0]}, synchronous_commit {sync}, fsync {fsync}"
-        cursor.execute("SELECT sqlite_version()")
-        version = cursor.fetchone()[0]
-        cursor.execute("PRAGMA journal_mode")
-        journal = cursor.fetchone()[0]
-        return f"SQLite {version} in var/bench/, journal_mode {journal}"
-
-
-@contextmanager
-def terminated_cleanly() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so the node, the database and the files are cleaned up."""
-
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-# --- the 100,000-dataset harvest in a child process ----------------------------------
+# --- memory ------------------------------------------------------------------------
 
 
 @dataclass
@@ -446,7 +379,7 @@ def rss_child(url: str, n: int, given: str) -> int:
     work = Path(tempfile.mkdtemp(prefix="harvest-rss-", dir=WORK_DIR))
     sampler = TreeRss()
     try:
-        with terminated_cleanly(), bench_database(RSS_DATABASE, given) as db_url:
+        with terminated_cleanly(), bench_database(RSS_DATABASE, given, log=log) as db_url:
             setup_django(db_url, work)
             node = hub_node(url)
             with sampler.running():
@@ -708,7 +641,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="harvest-", dir=WORK_DIR))
     server = NodeServer()
     try:
-        with terminated_cleanly(), bench_database(BENCH_DATABASE, given) as db_url:
+        with terminated_cleanly(), bench_database(BENCH_DATABASE, given, log=log) as db_url:
             setup_django(db_url, work)
             from hyperontology.validate import _compiled
 

@@ -26,7 +26,6 @@ import hashlib
 import os
 import random
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from typing import TYPE_CHECKING
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.databases import throwaway_database  # noqa: E402
+from bench.databases import bench_database, database_line, setup_django, terminated_cleanly  # noqa: E402
 from tests.chain import GanacheNode  # noqa: E402
 
 if TYPE_CHECKING:
@@ -326,7 +325,7 @@ def verify(chain: Chain, baseline_ids: set[int]) -> Verified:
     )
 
 
-# --- the database and the node -------------------------------------------------------
+# --- progress ------------------------------------------------------------------------
 
 
 STARTED = time.monotonic()
@@ -334,69 +333,6 @@ STARTED = time.monotonic()
 
 def log(message: str) -> None:
     print(f"[{time.monotonic() - STARTED:4.0f} s] {message}", file=sys.stderr, flush=True)
-
-
-@contextmanager
-def bench_database() -> Iterator[str]:
-    """Our own PostgreSQL database on DATABASE_URL's server, or "" for the SQLite default."""
-    given = os.environ.get("DATABASE_URL", "")
-    if not given.startswith(("postgres://", "postgresql://")):
-        yield ""
-        return
-    with throwaway_database(given, BENCH_DATABASE, log=log) as db_url:
-        yield db_url
-
-
-def setup_django(url: str, var_dir: Path) -> None:
-    """The hub's settings on the bench's own files: its SQLite file (when no PostgreSQL
-    URL is given) and its Celery broker live in var_dir, so record()'s queued anchoring
-    never reaches a developer's broker or worker."""
-    os.environ["AGORA_VAR_DIR"] = str(var_dir)
-    if url:
-        os.environ["DATABASE_URL"] = url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    for name in ("CELERY_BROKER_URL", "CELERY_TASK_ALWAYS_EAGER", "DJANGO_DEBUG"):
-        os.environ.pop(name, None)  # DEBUG would keep every query in memory
-    os.environ["DJANGO_SETTINGS_MODULE"] = "hub.settings"
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-
-
-def database_line() -> str:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT version(), current_setting('synchronous_commit'), current_setting('fsync')"
-            )
-            version, sync, fsync = cursor.fetchone()
-            return f"{version.split(',')[0]}, synchronous_commit {sync}, fsync {fsync}"
-        cursor.execute("SELECT sqlite_version()")
-        version = cursor.fetchone()[0]
-        cursor.execute("PRAGMA journal_mode")
-        journal = cursor.fetchone()[0]
-        cursor.execute("PRAGMA synchronous")
-        sync = cursor.fetchone()[0]
-        return f"SQLite {version} in var/bench/, journal_mode {journal}, synchronous {sync}"
-
-
-@contextmanager
-def terminated_cleanly() -> Iterator[None]:
-    """SIGTERM unwinds like Ctrl-C, so the node and the files are still cleaned up."""
-
-    def stop(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 # --- the report ----------------------------------------------------------------------
@@ -513,7 +449,10 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="tracer-", dir=WORK_DIR))
     node = GanacheNode(work / "chain")
     try:
-        with terminated_cleanly(), bench_database() as db_url:
+        with (
+            terminated_cleanly(),
+            bench_database(BENCH_DATABASE, os.environ.get("DATABASE_URL", ""), log=log) as db_url,
+        ):
             setup_django(db_url, work)
             from django.conf import settings
 
