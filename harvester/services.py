@@ -402,11 +402,12 @@ def run_pull(job_id, on_page: Callable[[HarvestJob], None] | None = None) -> Har
         return HarvestJob.objects.get(pk=job_id)
     node = job.node
     run = _Run(job)
+    last_pages = list(node.pages.all())
     cache = {
         page.url: fetch.CachedPage(page.etag, page.last_modified, page.next_url or None)
-        for page in node.pages.all()
+        for page in last_pages
     }
-    page_iris = {page.url: page.record_iris for page in node.pages.all()}
+    page_iris = {page.url: page.record_iris for page in last_pages}
     # A node answering 304 everywhere says nothing of its size: the last run's count stands.
     previous = node.jobs.filter(kind=HarvestJob.Kind.PULL, status=Status.SUCCEEDED).first()
     job.total_items = previous.total_items if previous else None

@@ -13,7 +13,7 @@ from rdflib import RDF, Dataset, Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
 
 from harvester.rdf import RdfError, parse_rdf
-from harvester.tests.nodeserver import NodeServer, Reply
+from harvester.tests.nodeserver import MEDIA_TYPES, NodeServer, Reply
 
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 DCT = Namespace("http://purl.org/dc/terms/")
@@ -24,15 +24,6 @@ EXAMPLES_300 = (
     "https://semiceu.github.io/uri.semic.eu-generated/DCAT-AP/releases/3.0.0/html/examples/"
     "context.jsonld"
 )
-MEDIA_TYPES = {
-    "turtle": "text/turtle",
-    "xml": "application/rdf+xml",
-    "json-ld": "application/ld+json",
-    "nt": "application/n-triples",
-    "n3": "text/n3",
-    "trig": "application/trig",
-    "nquads": "application/n-quads",
-}
 
 
 def catalogue() -> Graph:
