@@ -8,6 +8,7 @@ catalogue fields. The caller decides what each outcome means for the catalogue.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 from collections.abc import Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -17,6 +18,7 @@ from rdflib import Graph
 
 from hyperontology import normalise, validate
 from hyperontology.mappings import Mappings
+from hyperontology.validate import model_digest
 
 from . import records
 from .rdf import parse_rdf
@@ -46,6 +48,11 @@ def stage_page(graph: Graph, mappings: Mappings, known: Mapping[str, str]) -> Pa
     """`known`: the content hash the hub holds for each record IRI of the node."""
     graph = normalise(graph, mappings, copy=False)
     split = list(records.split(graph))
+    # What the hub remembers is the record's hash under this version of the model: after
+    # an upgrade of the shapes or mappings every record is checked again.
+    model = model_digest()
+    for rec in split:
+        rec.content_hash = hashlib.sha3_256(f"{model}:{rec.content_hash}".encode()).hexdigest()
     fresh = [rec for rec in split if known.get(rec.iri) != rec.content_hash]
     outcomes = {
         rec.iri: Outcome(rec.iri, rec.identifier, rec.content_hash, unchanged=True)

@@ -17,6 +17,7 @@ itself, a catalogue record, an orphan node) never reject a dataset: they are col
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import deque
 from dataclasses import dataclass, field
@@ -169,6 +170,20 @@ def _compiled(full: bool) -> CompiledShapes | None:
         return compile_shapes(_shapes(full))
     except UnsupportedShapes:
         return None
+
+
+@cache
+def model_digest() -> str:
+    """SHA3-256 of the model's files (vocabulary, shapes, mappings): a verdict given under
+    one digest may change under another, so a harvester re-checks records when it does."""
+    root = SHAPES_DIR.parent
+    files = sorted(
+        [root / "model.ttl", *SHAPES_DIR.glob("*.ttl"), *(root / "mappings").glob("*.csv")]
+    )
+    digest = hashlib.sha3_256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 @cache

@@ -497,3 +497,17 @@ def test_worker_processes_give_the_same_run_as_one_process(
     serve(node_server, 45, revisions={7: 1})
     again = pull(parallel)
     assert again.counts["updated"] == 1 and again.counts["unchanged"] == 40
+
+
+def test_a_new_model_checks_unchanged_records_again(node_server, hub_admin, org_a, monkeypatch):
+    from harvester import staging
+
+    serve(node_server, 10)
+    node = register(hub_admin, org_a, node_server)
+    pull(node)
+    assert pull(node).counts["unchanged"] == 9  # same model: nothing checked
+    monkeypatch.setattr(staging, "model_digest", lambda: "shapes of a newer hub")
+    again = pull(node)
+    rejected = again.records.get(result="rejected")
+    assert not rejected.reason.endswith("(unchanged since it was rejected)")
+    assert again.counts["unchanged"] == 9 and not again.records.filter(result="updated").exists()
