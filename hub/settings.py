@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "catalogue",
     "tracer",
     "harvester",
+    "access_requests",
 ]
 
 MIDDLEWARE = [
@@ -276,3 +277,9 @@ CELERY_BEAT_SCHEDULE["queue-due-harvests"] = {
 }
 # `make demo` serves a demo provider node here (python manage.py serve_demo_node).
 DEMO_NODE_PORT = int(env("AGORA_DEMO_NODE_PORT", "8001"))
+
+# --- access requests -------------------------------------------------------------------
+CELERY_BEAT_SCHEDULE["expire-entitlements"] = {
+    "task": "access_requests.tasks.expire_entitlements",
+    "schedule": float(env("ENTITLEMENT_EXPIRY_SECONDS", "3600")),
+}

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("catalogue.api.urls")),
     path("", include("tracer.api.urls")),
     path("", include("harvester.api.urls")),
+    path("", include("access_requests.api.urls")),
 ]
 
 urlpatterns = [

@@ -7,8 +7,10 @@ Django (the node adapter uses it too).
     report = validate(graph)          # per dataset: accepted or rejected, in plain words
 """
 
+from .duo import Duo
+from .duo import match as duo_match
 from .miabis import dcat_to_miabis, miabis_to_dcat
 from .normalise import normalise
 from .validate import validate
 
-__all__ = ["dcat_to_miabis", "miabis_to_dcat", "normalise", "validate"]
+__all__ = ["Duo", "dcat_to_miabis", "duo_match", "miabis_to_dcat", "normalise", "validate"]
