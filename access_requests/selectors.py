@@ -4,13 +4,15 @@ project (the sandbox launcher, the access requests)."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from hub.errors import NotFound
 from hub.models import Role, RoleAssignment
-from hub.roles import is_hub_admin, project_codes
+from hub.roles import is_hub_admin, organisation_ids_with_role, project_codes
 
-from .models import Project, ProjectMember
+from .models import AccessRequest, Entitlement, Project, ProjectMember
 
 
 def projects_of(user) -> QuerySet[Project]:
@@ -72,10 +74,6 @@ def user_by_username(username: str):
 
 def active_entitlements(project: Project, today=None):
     """What the project may use today: what its sandbox obeys."""
-    from django.utils import timezone
-
-    from .models import Entitlement
-
     today = today or timezone.localdate()
     return Entitlement.objects.filter(
         project=project, state=Entitlement.State.ACTIVE, start__lte=today, end__gte=today
@@ -84,3 +82,63 @@ def active_entitlements(project: Project, today=None):
 
 def may_use(project: Project, dataset_id, today=None) -> bool:
     return active_entitlements(project, today).filter(dataset_id=dataset_id).exists()
+
+
+# -- access requests ----------------------------------------------------------------------
+
+
+def visible_requests(user):
+    """Requests of the user's projects, and those with a part for an organisation whose
+    committee the user sits on (of which they see only that part)."""
+    requests = AccessRequest.objects.select_related("project", "requester")
+    if is_hub_admin(user):
+        return requests
+    if not user or not user.is_authenticated:
+        return requests.none()
+    committees = organisation_ids_with_role(user, Role.COMMITTEE_MEMBER)
+    mine = projects_of(user).values("pk")
+    return requests.filter(
+        Q(project__in=mine) | Q(parts__organisation_id__in=committees)
+    ).distinct()
+
+
+def get_request(user, pk):
+    try:
+        return visible_requests(user).get(pk=pk)
+    except (AccessRequest.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
+        raise NotFound(f"No access request {pk}.") from exc
+
+
+def visible_parts(user, request):
+    """The parts of `request` the user may see: all for its project's members and hub
+    administrators, their organisation's for a committee member."""
+    parts = request.parts.select_related("organisation")
+    if is_hub_admin(user) or is_member(user, request.project):
+        return parts
+    return parts.filter(organisation_id__in=organisation_ids_with_role(user, Role.COMMITTEE_MEMBER))
+
+
+def get_part(user, request, organisation_slug: str):
+    part = visible_parts(user, request).filter(organisation__slug=organisation_slug).first()
+    if part is None:
+        raise NotFound(f"No part of request {request.pk} for {organisation_slug}.")
+    return part
+
+
+def visible_entitlements(user):
+    entitlements = Entitlement.objects.select_related("project", "dataset", "dataset__organisation")
+    if is_hub_admin(user):
+        return entitlements
+    if not user or not user.is_authenticated:
+        return entitlements.none()
+    committees = organisation_ids_with_role(user, Role.COMMITTEE_MEMBER)
+    return entitlements.filter(
+        Q(project__in=projects_of(user).values("pk")) | Q(dataset__organisation_id__in=committees)
+    ).distinct()
+
+
+def get_entitlement(user, pk):
+    try:
+        return visible_entitlements(user).get(pk=pk)
+    except (Entitlement.DoesNotExist, ValueError, TypeError) as exc:
+        raise NotFound(f"No entitlement {pk}.") from exc

@@ -175,6 +175,11 @@ SPECTACULAR_SETTINGS = {
         "HarvestJobStatusEnum": "harvester.models.HarvestJob.Status",
         "HarvestRecordResultEnum": "harvester.models.HarvestRecord.Result",
         "TraceStatusEnum": "tracer.api.serializers.STATES",
+        "DatasetStateEnum": "catalogue.models.Dataset.State",
+        "AccessRequestStateEnum": "access_requests.models.AccessRequest.State",
+        "RequestPartStateEnum": "access_requests.models.RequestPart.State",
+        "RequestItemStateEnum": "access_requests.models.RequestItem.State",
+        "EntitlementStateEnum": "access_requests.models.Entitlement.State",
     },
 }
 

@@ -3,7 +3,16 @@ from rest_framework import serializers
 from hub.paging import PageSerializer
 
 from .. import selectors
-from ..models import Project, ProjectMember
+from ..models import (
+    AccessRequest,
+    Entitlement,
+    Project,
+    ProjectMember,
+    RequestEvent,
+    RequestItem,
+    RequestPart,
+    Vote,
+)
 
 
 class MemberSerializer(serializers.Serializer):
@@ -39,3 +48,166 @@ class MemberWriteSerializer(serializers.Serializer):
 
 class ProjectPageSerializer(PageSerializer):
     results = ProjectSerializer(many=True)
+
+
+class ItemSerializer(serializers.ModelSerializer):
+    dataset = serializers.UUIDField(source="dataset_id")
+    title = serializers.CharField(source="dataset.title")
+    organisation = serializers.CharField(source="dataset.organisation.slug")
+
+    class Meta:
+        model = RequestItem
+        fields = [
+            "dataset",
+            "title",
+            "organisation",
+            "terms_accepted",
+            "state",
+            "conditions",
+            "end_date",
+            "reason",
+        ]
+
+
+class VoteSerializer(serializers.ModelSerializer):
+    voter = serializers.CharField(source="voter.username")
+
+    class Meta:
+        model = Vote
+        fields = ["voter", "choice", "comment", "at"]
+
+
+class PartSerializer(serializers.ModelSerializer):
+    organisation = serializers.CharField(source="organisation.slug")
+    items = ItemSerializer(many=True)
+    votes = VoteSerializer(many=True)
+
+    class Meta:
+        model = RequestPart
+        fields = ["organisation", "state", "items", "votes"]
+
+
+class EventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    organisation = serializers.CharField(
+        source="part.organisation.slug", allow_null=True, default=None
+    )
+
+    class Meta:
+        model = RequestEvent
+        fields = ["at", "actor", "action", "from_state", "to_state", "note", "organisation"]
+
+
+class AccessRequestSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.code")
+    requester = serializers.CharField(source="requester.username")
+    parts = serializers.SerializerMethodField()
+    items = serializers.SerializerMethodField()
+    timeline = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AccessRequest
+        fields = [
+            "id",
+            "project",
+            "requester",
+            "state",
+            "purpose",
+            "purpose_duo",
+            "duration_days",
+            "ethics_reference",
+            "created",
+            "submitted_at",
+            "decided_at",
+            "items",
+            "parts",
+            "timeline",
+        ]
+
+    def _parts(self, request):
+        return list(selectors.visible_parts(self.context["user"], request))
+
+    def get_parts(self, request) -> list[dict]:
+        return PartSerializer(self._parts(request), many=True).data
+
+    def get_items(self, request) -> list[dict]:
+        """Datasets not yet routed (a draft) for the requester; committees see theirs."""
+        user = self.context["user"]
+        items = request.items.select_related("dataset", "dataset__organisation")
+        if not (selectors.is_member(user, request.project) or self.context.get("admin")):
+            items = items.filter(part__in=self._parts(request))
+        return ItemSerializer(items, many=True).data
+
+    def get_timeline(self, request) -> list[dict]:
+        events = request.events.select_related("actor", "part__organisation")
+        parts = {p.pk for p in self._parts(request)}
+        visible = [e for e in events if e.part_id is None or e.part_id in parts]
+        return EventSerializer(visible, many=True).data
+
+
+class RequestWriteSerializer(serializers.Serializer):
+    project = serializers.CharField(max_length=64)
+    datasets = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=100)
+    purpose = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RequestEditSerializer(serializers.Serializer):
+    purpose = serializers.CharField(required=False, allow_blank=True)
+    purpose_duo = serializers.ListField(child=serializers.CharField(max_length=20), required=False)
+    duration_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
+    ethics_reference = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    terms_accepted = serializers.ListField(child=serializers.UUIDField(), required=False)
+
+
+class VoteWriteSerializer(serializers.Serializer):
+    choice = serializers.ChoiceField(choices=Vote.Choice.choices)
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ItemDecisionSerializer(serializers.Serializer):
+    dataset = serializers.UUIDField()
+    approve = serializers.BooleanField()
+    conditions = serializers.CharField(required=False, allow_blank=True, default="")
+    end_date = serializers.DateField(required=False, allow_null=True, default=None)
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class DecisionSerializer(serializers.Serializer):
+    decisions = ItemDecisionSerializer(many=True)
+
+
+class EntitlementSerializer(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.code")
+    dataset = serializers.UUIDField(source="dataset_id")
+    organisation = serializers.CharField(source="dataset.organisation.slug")
+
+    class Meta:
+        model = Entitlement
+        fields = [
+            "id",
+            "project",
+            "dataset",
+            "organisation",
+            "start",
+            "end",
+            "conditions",
+            "state",
+            "ended_reason",
+            "ended_at",
+        ]
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class AccessRequestPageSerializer(PageSerializer):
+    results = AccessRequestSerializer(many=True)
+
+
+class EntitlementPageSerializer(PageSerializer):
+    results = EntitlementSerializer(many=True)

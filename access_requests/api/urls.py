@@ -15,4 +15,17 @@ urlpatterns = [
         views.ProjectMemberView.as_view(),
         name="project-member",
     ),
+    path("access-requests/", views.AccessRequestListView.as_view(), name="request-list"),
+    path(
+        "access-requests/<int:pk>/", views.AccessRequestDetailView.as_view(), name="request-detail"
+    ),
+    path("access-requests/<int:pk>/submit/", views.submit, name="request-submit"),
+    path("access-requests/<int:pk>/close/", views.close, name="request-close"),
+    path(
+        "access-requests/<int:pk>/parts/<slug:organisation>/<str:action>/",
+        views.PartActionView.as_view(),
+        name="request-part-action",
+    ),
+    path("entitlements/", views.EntitlementListView.as_view(), name="entitlement-list"),
+    path("entitlements/<int:pk>/revoke/", views.revoke, name="entitlement-revoke"),
 ]

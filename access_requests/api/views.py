@@ -4,21 +4,36 @@ manages who is in."""
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalogue.selectors import visible_datasets
 from hub.api import validated
+from hub.errors import NotFound, ValidationFailed
 from hub.paging import api_page, query_page
+from hub.roles import is_hub_admin
 
 from .. import selectors, services
+from ..models import AccessRequest
 from .serializers import (
+    AccessRequestPageSerializer,
+    AccessRequestSerializer,
+    DecisionSerializer,
+    EntitlementPageSerializer,
+    EntitlementSerializer,
     MemberWriteSerializer,
+    NoteSerializer,
     ProjectPageSerializer,
     ProjectSerializer,
     ProjectWriteSerializer,
+    ReasonSerializer,
+    RequestEditSerializer,
+    RequestWriteSerializer,
+    VoteWriteSerializer,
 )
 
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
@@ -97,3 +112,172 @@ class ProjectMemberView(APIView):
         user = selectors.user_by_username(username)
         services.remove_member(project=project, by=request.user, user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# -- access requests ----------------------------------------------------------------------
+
+
+def _paged(request, queryset, serializer_class, context=None) -> dict:
+    number, size = query_page(
+        request.query_params, default_page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE
+    )
+    paginator = Paginator(queryset, size)
+    page = paginator.get_page(number)
+    return api_page(
+        request,
+        total=paginator.count,
+        page=page.number,
+        pages=paginator.num_pages,
+        page_size=size,
+        results=serializer_class(page.object_list, many=True, context=context or {}).data,
+    )
+
+
+def _shown(request, access_request) -> dict:
+    context = {"user": request.user, "admin": is_hub_admin(request.user)}
+    return AccessRequestSerializer(access_request, context=context).data
+
+
+class AccessRequestListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("state", str, enum=AccessRequest.State.values)],
+        responses=AccessRequestPageSerializer,
+        summary="Requests of your projects, and the parts your committee decides",
+        operation_id="access_requests_list",
+    )
+    def get(self, request):
+        requests = selectors.visible_requests(request.user)
+        state = request.query_params.get("state", "")
+        if state:
+            if state not in AccessRequest.State.values:
+                raise ValidationFailed(
+                    f"state must be one of {', '.join(AccessRequest.State.values)}.",
+                    field="state",
+                )
+            requests = requests.filter(state=state)
+        context = {"user": request.user, "admin": is_hub_admin(request.user)}
+        return Response(_paged(request, requests, AccessRequestSerializer, context))
+
+    @extend_schema(
+        request=RequestWriteSerializer,
+        responses={201: AccessRequestSerializer},
+        summary="Draft a request of one of your projects for some datasets",
+    )
+    def post(self, request):
+        data = validated(RequestWriteSerializer, request)
+        project = selectors.get_project(request.user, data["project"])
+        datasets = list(visible_datasets(request.user).filter(pk__in=data["datasets"]))
+        missing = {str(d) for d in data["datasets"]} - {str(d.pk) for d in datasets}
+        if missing:
+            raise ValidationFailed(
+                f"datasets: no dataset {', '.join(sorted(missing))}.", field="datasets"
+            )
+        created = services.create_request(
+            by=request.user, project=project, datasets=datasets, purpose=data["purpose"]
+        )
+        return Response(_shown(request, created), status=status.HTTP_201_CREATED)
+
+
+class AccessRequestDetailView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses=AccessRequestSerializer,
+        summary="A request, with its timeline",
+        operation_id="access_requests_retrieve",
+    )
+    def get(self, request, pk):
+        return Response(_shown(request, selectors.get_request(request.user, pk)))
+
+    @extend_schema(
+        request=RequestEditSerializer,
+        responses=AccessRequestSerializer,
+        summary="Complete a draft or a returned request (the requester)",
+    )
+    def patch(self, request, pk):
+        access_request = selectors.get_request(request.user, pk)
+        changes = validated(RequestEditSerializer, request)
+        services.edit_request(request=access_request, by=request.user, **changes)
+        return Response(_shown(request, selectors.get_request(request.user, pk)))
+
+
+def _request_action(name: str, summary: str, run):
+    @extend_schema(request=None, responses=AccessRequestSerializer, summary=summary)
+    @api_view(["POST"])
+    @permission_classes([IsAuthenticated])
+    def action(request, pk):
+        access_request = selectors.get_request(request.user, pk)
+        run(request=access_request, by=request.user)
+        return Response(_shown(request, selectors.get_request(request.user, pk)))
+
+    action.__name__ = name
+    return action
+
+
+submit = _request_action(
+    "submit", "Send the request to the committees (the requester)", services.submit_request
+)
+close = _request_action(
+    "close", "Close a decided request, or withdraw a draft (the requester)", services.close_request
+)
+
+
+class PartActionView(APIView):
+    """POST .../parts/<organisation>/<action>: what a committee does with its part."""
+
+    permission_classes = [IsAuthenticated]
+    ACTIONS = {"vote", "decide", "return", "conflict"}
+
+    @extend_schema(
+        request=VoteWriteSerializer,
+        responses=AccessRequestSerializer,
+        summary="A committee member acts on their organisation's part: vote (choice, "
+        "comment), decide (decisions), return (note), conflict (note)",
+    )
+    def post(self, request, pk, organisation, action):
+        if action not in self.ACTIONS:
+            raise NotFound(f"No action {action}; one of {', '.join(sorted(self.ACTIONS))}.")
+        access_request = selectors.get_request(request.user, pk)
+        part = selectors.get_part(request.user, access_request, organisation)
+        if action == "vote":
+            data = validated(VoteWriteSerializer, request)
+            services.vote(part=part, by=request.user, **data)
+        elif action == "decide":
+            data = validated(DecisionSerializer, request)
+            decisions = {str(d.pop("dataset")): d for d in data["decisions"]}
+            services.decide(part=part, by=request.user, decisions=decisions)
+        elif action == "return":
+            services.return_part(part=part, by=request.user, **validated(NoteSerializer, request))
+        else:
+            services.declare_conflict(
+                part=part, by=request.user, **validated(NoteSerializer, request)
+            )
+        return Response(_shown(request, selectors.get_request(request.user, pk)))
+
+
+class EntitlementListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        responses=EntitlementPageSerializer,
+        summary="Entitlements of your projects, and of your committee's datasets",
+    )
+    def get(self, request):
+        entitlements = selectors.visible_entitlements(request.user)
+        return Response(_paged(request, entitlements, EntitlementSerializer))
+
+
+@extend_schema(
+    request=ReasonSerializer,
+    responses=EntitlementSerializer,
+    summary="End a project's access to a dataset now (the dataset's committee)",
+)
+@api_view(["POST"])
+@permission_classes([IsAuthenticated])
+def revoke(request, pk):
+    entitlement = selectors.get_entitlement(request.user, pk)
+    data = validated(ReasonSerializer, request)
+    entitlement = services.revoke_entitlement(entitlement=entitlement, by=request.user, **data)
+    return Response(EntitlementSerializer(entitlement).data)
