@@ -118,6 +118,7 @@ class RequestPart(models.Model):
     request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="parts")
     organisation = models.ForeignKey("hub.Organisation", on_delete=models.PROTECT, related_name="+")
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["request", "organisation__name"]
@@ -238,3 +239,25 @@ class Entitlement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project.code} -> {self.dataset_id} until {self.end} ({self.state})"
+
+
+class Notice(models.Model):
+    """An in-app notice (also sent by e-mail when the person has an address)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices"
+    )
+    request = models.ForeignKey(
+        AccessRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="notices"
+    )
+    text = models.TextField()
+    created = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"])]
+
+    def __str__(self) -> str:
+        return f"to {self.user}: {self.text[:40]}"

@@ -10,7 +10,7 @@ from hub.errors import Conflict, InvalidTransition, ValidationFailed, require
 from hub.models import Role
 from hub.roles import has_role, is_hub_admin, organisation_ids_with_role
 
-from . import selectors
+from . import notices, selectors
 from .models import (
     PROJECT_CODE,
     AccessRequest,
@@ -161,7 +161,16 @@ def submit_request(*, request: AccessRequest, by) -> AccessRequest:
                 )
                 item.part = part
                 item.save(update_fields=["part"])
+        reopened = list(request.parts.filter(state__in=[PS.RETURNED, PS.PENDING]))
         request.parts.filter(state=PS.RETURNED).update(state=PS.PENDING)
+        for part in reopened:
+            count = part.items.count()
+            notices.notify(
+                notices.committee_of(part.organisation_id),
+                f"Request {request.pk} of project {request.project.code} asks for {count} "
+                f"dataset{'s' if count != 1 else ''} of {part.organisation}: please review it.",
+                request,
+            )
         request.state = RS.SUBMITTED
         request.submitted_at = timezone.now()
         request.save()
@@ -226,6 +235,13 @@ def decide(*, part: RequestPart, by, decisions: dict) -> RequestPart:
         part.state = PS.DECIDED
         part.save(update_fields=["state"])
         _event(request, by, "decide", part=part)
+        approved = part.items.filter(state=IS.APPROVED).count()
+        notices.notify(
+            notices.requesters(request),
+            f"{part.organisation} decided on request {request.pk}: {approved} of "
+            f"{len(items)} dataset{'s' if len(items) != 1 else ''} approved.",
+            request,
+        )
         _settle(request, by)
     return part
 
@@ -246,6 +262,11 @@ def return_part(*, part: RequestPart, by, note: str) -> AccessRequest:
         request.state = RS.RETURNED
         request.save(update_fields=["state"])
         _event(request, by, "return", before, RS.RETURNED, note=note, part=part)
+        notices.notify(
+            notices.requesters(request),
+            f"{part.organisation} returned request {request.pk} for changes: {note}",
+            request,
+        )
     return request
 
 
@@ -287,15 +308,38 @@ def revoke_entitlement(*, entitlement: Entitlement, by, reason: str) -> Entitlem
         entitlement.ended_at = timezone.now()
         entitlement.save()
         _event(entitlement.item.request, by, "revoke", note=reason, part=entitlement.item.part)
+        notices.notify(
+            [m["user"] for m in selectors.members(entitlement.project)],
+            f"Project {entitlement.project.code} no longer has access to "
+            f"“{entitlement.dataset.title}”: {reason}",
+            entitlement.item.request,
+        )
     return entitlement
 
 
 def expire_entitlements(today=None) -> int:
     """End every active entitlement past its end date (the periodic task)."""
     today = today or timezone.localdate()
-    return Entitlement.objects.filter(state=Entitlement.State.ACTIVE, end__lt=today).update(
-        state=Entitlement.State.EXPIRED, ended_reason="end date reached", ended_at=timezone.now()
-    )
+    ended = 0
+    due = Entitlement.objects.filter(state=Entitlement.State.ACTIVE, end__lt=today)
+    for entitlement in due.select_related("project", "dataset", "item__request"):
+        with transaction.atomic():
+            changed = Entitlement.objects.filter(
+                pk=entitlement.pk, state=Entitlement.State.ACTIVE
+            ).update(
+                state=Entitlement.State.EXPIRED,
+                ended_reason="end date reached",
+                ended_at=timezone.now(),
+            )
+            if changed:
+                ended += 1
+                notices.notify(
+                    [m["user"] for m in selectors.members(entitlement.project)],
+                    f"Project {entitlement.project.code}'s access to “{entitlement.dataset.title}” "
+                    f"ended on {entitlement.end:%d %b %Y}.",
+                    entitlement.item.request,
+                )
+    return ended
 
 
 # -- internals ----------------------------------------------------------------------------
@@ -420,6 +464,12 @@ def _settle(request: AccessRequest, by) -> None:
     request.decided_at = timezone.now()
     request.save(update_fields=["state", "decided_at"])
     _event(request, by, "settle", before, request.state)
+    members = [m["user"] for m in selectors.members(request.project)]
+    notices.notify(
+        members,
+        f"Request {request.pk} of project {request.project.code} is {request.get_state_display().lower()}.",
+        request,
+    )
 
 
 def _event(request, actor, action, from_state="", to_state="", note="", part=None) -> None:

@@ -236,6 +236,7 @@ DCAT_PAGE_SIZE = int(env("DCAT_PAGE_SIZE", "100"))
 CATALOGUE_TITLE = env("AGORA_CATALOGUE_TITLE", "Agora cancer-imaging catalogue")
 CATALOGUE_PUBLISHER = env("AGORA_CATALOGUE_PUBLISHER", "Agora hub")
 
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "agora@localhost")
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 LOGGING = {
@@ -288,3 +289,9 @@ CELERY_BEAT_SCHEDULE["expire-entitlements"] = {
     "task": "access_requests.tasks.expire_entitlements",
     "schedule": float(env("ENTITLEMENT_EXPIRY_SECONDS", "3600")),
 }
+CELERY_BEAT_SCHEDULE["remind-waiting-requests"] = {
+    "task": "access_requests.tasks.remind_waiting_requests",
+    "schedule": float(env("ACCESS_REQUEST_REMINDER_CHECK_SECONDS", "3600")),
+}
+# A committee is reminded of a request part waiting longer than this (and again after as long).
+ACCESS_REQUEST_REMINDER_DAYS = int(env("ACCESS_REQUEST_REMINDER_DAYS", "14"))

@@ -6,6 +6,7 @@ from .. import selectors
 from ..models import (
     AccessRequest,
     Entitlement,
+    Notice,
     Project,
     ProjectMember,
     RequestEvent,
@@ -211,3 +212,15 @@ class AccessRequestPageSerializer(PageSerializer):
 
 class EntitlementPageSerializer(PageSerializer):
     results = EntitlementSerializer(many=True)
+
+
+class NoticeSerializer(serializers.ModelSerializer):
+    request = serializers.IntegerField(source="request_id", allow_null=True)
+
+    class Meta:
+        model = Notice
+        fields = ["id", "text", "request", "created", "read_at"]
+
+
+class NoticePageSerializer(PageSerializer):
+    results = NoticeSerializer(many=True)

@@ -28,4 +28,6 @@ urlpatterns = [
     ),
     path("entitlements/", views.EntitlementListView.as_view(), name="entitlement-list"),
     path("entitlements/<int:pk>/revoke/", views.revoke, name="entitlement-revoke"),
+    path("notices/", views.NoticeListView.as_view(), name="notice-list"),
+    path("notices/<int:pk>/read/", views.read_notice, name="notice-read"),
 ]

@@ -4,6 +4,7 @@ manages who is in."""
 from __future__ import annotations
 
 from django.core.paginator import Paginator
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, permission_classes
@@ -18,7 +19,7 @@ from hub.paging import api_page, query_page
 from hub.roles import is_hub_admin
 
 from .. import selectors, services
-from ..models import AccessRequest
+from ..models import AccessRequest, Notice
 from .serializers import (
     AccessRequestPageSerializer,
     AccessRequestSerializer,
@@ -27,6 +28,8 @@ from .serializers import (
     EntitlementSerializer,
     MemberWriteSerializer,
     NoteSerializer,
+    NoticePageSerializer,
+    NoticeSerializer,
     ProjectPageSerializer,
     ProjectSerializer,
     ProjectWriteSerializer,
@@ -281,3 +284,31 @@ def revoke(request, pk):
     data = validated(ReasonSerializer, request)
     entitlement = services.revoke_entitlement(entitlement=entitlement, by=request.user, **data)
     return Response(EntitlementSerializer(entitlement).data)
+
+
+class NoticeListView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("unread", str, enum=["1"])],
+        responses=NoticePageSerializer,
+        summary="Your notices, newest first",
+    )
+    def get(self, request):
+        notices = Notice.objects.filter(user=request.user)
+        if request.query_params.get("unread") == "1":
+            notices = notices.filter(read_at=None)
+        return Response(_paged(request, notices, NoticeSerializer))
+
+
+@extend_schema(request=None, responses=NoticeSerializer, summary="Mark one of your notices read")
+@api_view(["POST"])
+@permission_classes([IsAuthenticated])
+def read_notice(request, pk):
+    notice = Notice.objects.filter(user=request.user, pk=pk).first()
+    if notice is None:
+        raise NotFound(f"No notice {pk}.")
+    if notice.read_at is None:
+        notice.read_at = timezone.now()
+        notice.save(update_fields=["read_at"])
+    return Response(NoticeSerializer(notice).data)

@@ -4,79 +4,21 @@ and every (state, action) pair."""
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from access_requests import services
 from access_requests.models import AccessRequest, Committee, Entitlement
+from access_requests.tests.workflow import (
+    NEXT_YEAR,
+    approve_all,
+    part_of,
+    reject_all,
+    submitted,
+)
 from conftest import make_user
 from hub.errors import InvalidTransition, NotAllowed, ValidationFailed
 from hub.models import Role
 
 RS = AccessRequest.State
-NEXT_YEAR = timezone.localdate() + timedelta(days=365)
-
-
-@pytest.fixture
-def people(django_user_model, org_a, org_b, researcher):
-    def committee(name, org):
-        return make_user(django_user_model, name, (Role.COMMITTEE_MEMBER, org, ""))
-
-    return {
-        "researcher": researcher,
-        "a1": committee("a1", org_a),
-        "a2": committee("a2", org_a),
-        "a3": committee("a3", org_a),
-        "b1": committee("b1", org_b),
-    }
-
-
-@pytest.fixture
-def setup(people, org_a, org_b, make_dataset, provider_b):
-    project = services.create_project(
-        by=people["researcher"], code="LUNG-AI", title="Lung AI", purpose="Nodule detection"
-    )
-    Committee.objects.create(
-        organisation=org_a, rule=Committee.Rule.MAJORITY, quorum=2, chair=people["a1"]
-    )
-    Committee.objects.create(organisation=org_b, rule=Committee.Rule.ONE_APPROVER)
-    datasets = [
-        make_dataset("released", title="A one"),
-        make_dataset("published", title="A two"),
-        make_dataset("released", organisation=org_b, by=provider_b, title="B one"),
-    ]
-    return project, datasets
-
-
-def submitted(setup, people) -> AccessRequest:
-    project, datasets = setup
-    request = services.create_request(by=people["researcher"], project=project, datasets=datasets)
-    services.edit_request(
-        request=request,
-        by=people["researcher"],
-        purpose="Train and validate a lung nodule detector.",
-        purpose_duo=["DUO:0000007"],
-        terms_accepted=[d.pk for d in datasets],
-    )
-    return services.submit_request(request=request, by=people["researcher"])
-
-
-def part_of(request, organisation):
-    return request.parts.get(organisation=organisation)
-
-
-def approve_all(part, **extra):
-    return {
-        str(i.dataset_id): {"approve": True, "end_date": NEXT_YEAR, "conditions": "No export."}
-        | extra
-        for i in part.items.all()
-    }
-
-
-def reject_all(part):
-    return {
-        str(i.dataset_id): {"approve": False, "reason": "Consent does not cover AI training."}
-        for i in part.items.all()
-    }
 
 
 def test_the_story_two_providers_one_approves_after_a_vote_one_rejects(setup, people, org_a, org_b):
