@@ -295,3 +295,5 @@ CELERY_BEAT_SCHEDULE["remind-waiting-requests"] = {
 }
 # A committee is reminded of a request part waiting longer than this (and again after as long).
 ACCESS_REQUEST_REMINDER_DAYS = int(env("ACCESS_REQUEST_REMINDER_DAYS", "14"))
+# The RSA key (PEM) that signs GA4GH Passport visas; empty: one is made in VAR_DIR.
+PASSPORT_SIGNING_KEY = env("PASSPORT_SIGNING_KEY").replace("\\n", "\n")

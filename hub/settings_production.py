@@ -28,3 +28,5 @@ if not env("TRACER_PSEUDONYM_KEY"):
 
 # A node URL must not reach the hub's own network (its DNS is in the node operator's hands).
 HARVEST_ALLOW_INTERNAL_ADDRESSES = env_bool("HARVEST_ALLOW_INTERNAL_ADDRESSES", False)
+if not env("PASSPORT_SIGNING_KEY"):
+    raise RuntimeError("PASSPORT_SIGNING_KEY must be set (visas must verify after a redeploy)")

@@ -224,3 +224,7 @@ class NoticeSerializer(serializers.ModelSerializer):
 
 class NoticePageSerializer(PageSerializer):
     results = NoticeSerializer(many=True)
+
+
+class VisaSerializer(serializers.Serializer):
+    visa = serializers.CharField(help_text="A signed JWT; verify it with /api/v1/passport/jwks.")

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.decorators import api_view, permission_classes
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -18,7 +19,7 @@ from hub.errors import NotFound, ValidationFailed
 from hub.paging import api_page, query_page
 from hub.roles import is_hub_admin
 
-from .. import selectors, services
+from .. import selectors, services, visas
 from ..models import AccessRequest, Notice
 from .serializers import (
     AccessRequestPageSerializer,
@@ -36,6 +37,7 @@ from .serializers import (
     ReasonSerializer,
     RequestEditSerializer,
     RequestWriteSerializer,
+    VisaSerializer,
     VoteWriteSerializer,
 )
 
@@ -312,3 +314,22 @@ def read_notice(request, pk):
         notice.read_at = timezone.now()
         notice.save(update_fields=["read_at"])
     return Response(NoticeSerializer(notice).data)
+
+
+@extend_schema(
+    responses={200: VisaSerializer},
+    summary="A GA4GH ControlledAccessGrants visa for you (a project member)",
+)
+@api_view(["GET"])
+@permission_classes([IsAuthenticated])
+def visa(request, pk):
+    entitlement = selectors.get_entitlement(request.user, pk)
+    return Response({"visa": visas.issue_visa(entitlement=entitlement, user=request.user)})
+
+
+@extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="The keys that sign visas (JWKS)")
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def jwks(request):
+    return Response(visas.jwks())

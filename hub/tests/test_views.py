@@ -174,7 +174,12 @@ def test_a_machine_account_cannot_sign_in_on_the_login_page(db):
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    secret = {"DJANGO_SECRET_KEY", "CHAIN_PRIVATE_KEY", "TRACER_PSEUDONYM_KEY"}
+    secret = {
+        "DJANGO_SECRET_KEY",
+        "CHAIN_PRIVATE_KEY",
+        "TRACER_PSEUDONYM_KEY",
+        "PASSPORT_SIGNING_KEY",
+    }
     environment = {k: v for k, v in os.environ.items() if k not in secret} | env
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -204,6 +209,8 @@ PRODUCTION_SECRETS = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
     "CHAIN_PRIVATE_KEY": "0x" + secrets.token_hex(32),
     "TRACER_PSEUDONYM_KEY": secrets.token_urlsafe(32),
+    "PASSPORT_SIGNING_KEY": "-----BEGIN PRIVATE KEY-----\\nnot read by check --deploy\\n"
+    "-----END PRIVATE KEY-----",
 }
 
 
@@ -212,6 +219,7 @@ PRODUCTION_SECRETS = {
     [
         ("CHAIN_PRIVATE_KEY", "CHAIN_PRIVATE_KEY must be the hub's own signing key"),
         ("TRACER_PSEUDONYM_KEY", "TRACER_PSEUDONYM_KEY must be set"),
+        ("PASSPORT_SIGNING_KEY", "PASSPORT_SIGNING_KEY must be set"),
     ],
 )
 def test_production_settings_refuse_the_development_chain_key_and_a_derived_pseudonym_key(
