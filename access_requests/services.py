@@ -112,6 +112,23 @@ def create_request(*, by, project: Project, datasets: list, purpose: str = "") -
     return request
 
 
+def request_renewal(*, by, entitlement: Entitlement, purpose: str = "") -> AccessRequest:
+    """A draft asking the dataset's committee to extend an entitlement; approving it moves
+    the entitlement's end date (it goes through the same review as any request)."""
+    entitlement = Entitlement.objects.select_related("project", "dataset").get(pk=entitlement.pk)
+    if entitlement.state == Entitlement.State.REVOKED:
+        raise InvalidTransition(
+            "A revoked entitlement cannot be renewed; request the data again.",
+            current_state=entitlement.state,
+        )
+    request = create_request(
+        by=by, project=entitlement.project, datasets=[entitlement.dataset], purpose=purpose
+    )
+    AccessRequest.objects.filter(pk=request.pk).update(renewal_of=entitlement)
+    request.renewal_of = entitlement
+    return request
+
+
 def edit_request(*, request: AccessRequest, by, **changes) -> AccessRequest:
     """The requester completes a draft (or a returned request): purpose, DUO terms,
     duration, ethics reference, and which datasets' terms they accept."""
@@ -346,7 +363,11 @@ def expire_entitlements(today=None) -> int:
 
 
 def _locked(request: AccessRequest) -> AccessRequest:
-    return AccessRequest.objects.select_for_update().select_related("project").get(pk=request.pk)
+    return (
+        AccessRequest.objects.select_for_update()
+        .select_related("project", "renewal_of")
+        .get(pk=request.pk)
+    )
 
 
 def _locked_part(part: RequestPart) -> RequestPart:
@@ -433,6 +454,17 @@ def _decide_item(item: RequestItem, wanted: dict, outcome: bool | None, request)
         item.state, item.end_date = IS.APPROVED, end
         item.conditions = (wanted.get("conditions") or "").strip()
         item.save()
+        renewed = request.renewal_of
+        if renewed is not None and renewed.dataset_id == item.dataset_id:
+            # The same entitlement goes on: a new end, the conditions of this approval.
+            renewed.end, renewed.conditions = max(renewed.end, end), item.conditions
+            renewed.state, renewed.ended_reason, renewed.ended_at = (
+                Entitlement.State.ACTIVE,
+                "",
+                None,
+            )
+            renewed.save()
+            return
         Entitlement.objects.create(
             project=request.project,
             dataset=item.dataset,

@@ -117,6 +117,7 @@ class AccessRequestSerializer(serializers.ModelSerializer):
             "purpose_duo",
             "duration_days",
             "ethics_reference",
+            "renewal_of",
             "created",
             "submitted_at",
             "decided_at",

@@ -29,6 +29,7 @@ urlpatterns = [
     path("entitlements/", views.EntitlementListView.as_view(), name="entitlement-list"),
     path("entitlements/<int:pk>/revoke/", views.revoke, name="entitlement-revoke"),
     path("entitlements/<int:pk>/visa/", views.visa, name="entitlement-visa"),
+    path("entitlements/<int:pk>/renew/", views.renew, name="entitlement-renew"),
     path("passport/jwks", views.jwks, name="passport-jwks"),
     path("notices/", views.NoticeListView.as_view(), name="notice-list"),
     path("notices/<int:pk>/read/", views.read_notice, name="notice-read"),

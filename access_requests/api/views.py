@@ -333,3 +333,17 @@ def visa(request, pk):
 @permission_classes([AllowAny])
 def jwks(request):
     return Response(visas.jwks())
+
+
+@extend_schema(
+    request=NoteSerializer,
+    responses={201: AccessRequestSerializer},
+    summary="Draft a renewal of an entitlement (a project member); its approval extends it",
+)
+@api_view(["POST"])
+@permission_classes([IsAuthenticated])
+def renew(request, pk):
+    entitlement = selectors.get_entitlement(request.user, pk)
+    note = validated(NoteSerializer, request)["note"]
+    renewal = services.request_renewal(by=request.user, entitlement=entitlement, purpose=note)
+    return Response(_shown(request, renewal), status=status.HTTP_201_CREATED)

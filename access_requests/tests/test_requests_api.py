@@ -130,3 +130,20 @@ def test_drafting_needs_your_project_and_datasets_you_can_see(api, world, make_d
     )
     assert response.status_code == 400 and str(draft.pk) in response.json()["detail"]
     assert api.get(f"{REQUESTS}?state=lost").status_code == 400
+
+
+def test_a_member_drafts_a_renewal(api, world):
+    people, ids = world
+    url = submitted(api, world)
+    rejection = [{"dataset": ids[2], "approve": True, "end_date": END}]
+    api.as_(people["b1"]).post(
+        f"{url}parts/hospital-b/decide/", {"decisions": rejection}, format="json"
+    )
+    entitlement = api.as_(people["researcher"]).get("/api/v1/entitlements/").json()["results"][0]
+    renewal = api.post(
+        f"/api/v1/entitlements/{entitlement['id']}/renew/", {"note": "More time."}, format="json"
+    )
+    assert renewal.status_code == 201
+    assert renewal.json()["renewal_of"] == entitlement["id"] and renewal.json()["state"] == "draft"
+    outsider = api.as_(people["outsider"]).post(f"/api/v1/entitlements/{entitlement['id']}/renew/")
+    assert outsider.status_code == 404

@@ -256,3 +256,30 @@ def test_the_sandbox_asks_what_a_project_may_use(setup, people, org_b):
         entitlement=entitlement, by=people["b1"], reason="Ended by the DAC."
     )
     assert not selectors.may_use(request.project, dataset_id)
+
+
+def test_a_renewal_extends_the_same_entitlement(setup, people, org_b):
+    request = submitted(setup, people)
+    b = part_of(request, org_b)
+    services.decide(part=b, by=people["b1"], decisions=approve_all(b))
+    entitlement = Entitlement.objects.get()
+    renewal = services.request_renewal(by=people["researcher"], entitlement=entitlement)
+    services.edit_request(
+        request=renewal,
+        by=people["researcher"],
+        purpose="Six more months of validation.",
+        terms_accepted=[entitlement.dataset_id],
+    )
+    services.submit_request(request=renewal, by=people["researcher"])
+    later = NEXT_YEAR + timedelta(days=180)
+    part = renewal.parts.get()
+    services.decide(
+        part=part,
+        by=people["b1"],
+        decisions={str(entitlement.dataset_id): {"approve": True, "end_date": later}},
+    )
+    entitlement.refresh_from_db()
+    assert Entitlement.objects.count() == 1 and entitlement.end == later
+    services.revoke_entitlement(entitlement=entitlement, by=people["b1"], reason="Breach.")
+    with pytest.raises(InvalidTransition, match="revoked"):
+        services.request_renewal(by=people["researcher"], entitlement=entitlement)
