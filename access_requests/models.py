@@ -265,3 +265,18 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"to {self.user}: {self.text[:40]}"
+
+
+class Message(models.Model):
+    """The thread between a committee and the requesters about one part of a request."""
+
+    part = models.ForeignKey(RequestPart, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.author}: {self.text[:40]}"

@@ -17,6 +17,7 @@ from .models import (
     Committee,
     ConflictOfInterest,
     Entitlement,
+    Message,
     Project,
     ProjectMember,
     RequestEvent,
@@ -301,6 +302,36 @@ def close_request(*, request: AccessRequest, by) -> AccessRequest:
         request.save(update_fields=["state"])
         _event(request, by, "close", before, RS.CLOSED)
     return request
+
+
+def post_message(*, part: RequestPart, by, text: str) -> Message:
+    """A question from the part's committee, or an answer from the project, in the part's
+    thread; the other side is told."""
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed("The message is empty.", field="text")
+    request = part.request
+    from_committee = part.organisation_id in organisation_ids_with_role(by, Role.COMMITTEE_MEMBER)
+    from_project = selectors.is_member(by, request.project)
+    require(
+        from_committee or from_project,
+        "Only the part's committee and the project's members write in its thread.",
+    )
+    if request.state in (RS.DRAFT, RS.CLOSED):
+        raise InvalidTransition(
+            f"Cannot write about a request that is {request.state}.", current_state=request.state
+        )
+    with transaction.atomic():
+        message = Message.objects.create(part=part, author=by, text=text)
+        _event(request, by, "message", part=part)
+        if from_committee:
+            readers = notices.requesters(request)
+            words = f"{part.organisation} asks about request {request.pk}: {text}"
+        else:
+            readers = notices.committee_of(part.organisation_id)
+            words = f"Project {request.project.code} wrote about request {request.pk}: {text}"
+        notices.notify([u for u in readers if u.pk != by.pk], words, request)
+    return message
 
 
 def revoke_entitlement(*, entitlement: Entitlement, by, reason: str) -> Entitlement:

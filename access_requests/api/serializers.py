@@ -6,6 +6,7 @@ from .. import selectors
 from ..models import (
     AccessRequest,
     Entitlement,
+    Message,
     Notice,
     Project,
     ProjectMember,
@@ -78,14 +79,23 @@ class VoteSerializer(serializers.ModelSerializer):
         fields = ["voter", "choice", "comment", "at"]
 
 
+class MessageSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.username")
+
+    class Meta:
+        model = Message
+        fields = ["author", "text", "at"]
+
+
 class PartSerializer(serializers.ModelSerializer):
     organisation = serializers.CharField(source="organisation.slug")
     items = ItemSerializer(many=True)
     votes = VoteSerializer(many=True)
+    messages = MessageSerializer(many=True)
 
     class Meta:
         model = RequestPart
-        fields = ["organisation", "state", "items", "votes"]
+        fields = ["organisation", "state", "items", "votes", "messages"]
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -229,3 +239,7 @@ class NoticePageSerializer(PageSerializer):
 
 class VisaSerializer(serializers.Serializer):
     visa = serializers.CharField(help_text="A signed JWT; verify it with /api/v1/passport/jwks.")
+
+
+class MessageWriteSerializer(serializers.Serializer):
+    text = serializers.CharField()

@@ -28,6 +28,7 @@ from .serializers import (
     EntitlementPageSerializer,
     EntitlementSerializer,
     MemberWriteSerializer,
+    MessageWriteSerializer,
     NoteSerializer,
     NoticePageSerializer,
     NoticeSerializer,
@@ -233,13 +234,14 @@ class PartActionView(APIView):
     """POST .../parts/<organisation>/<action>: what a committee does with its part."""
 
     permission_classes = [IsAuthenticated]
-    ACTIONS = {"vote", "decide", "return", "conflict"}
+    ACTIONS = {"vote", "decide", "return", "conflict", "message"}
 
     @extend_schema(
         request=VoteWriteSerializer,
         responses=AccessRequestSerializer,
-        summary="A committee member acts on their organisation's part: vote (choice, "
-        "comment), decide (decisions), return (note), conflict (note)",
+        summary="Act on one organisation's part: vote (choice, comment), decide (decisions), "
+        "return (note), conflict (note) for its committee; message (text) for the committee "
+        "and the project's members",
     )
     def post(self, request, pk, organisation, action):
         if action not in self.ACTIONS:
@@ -253,6 +255,9 @@ class PartActionView(APIView):
             data = validated(DecisionSerializer, request)
             decisions = {str(d.pop("dataset")): d for d in data["decisions"]}
             services.decide(part=part, by=request.user, decisions=decisions)
+        elif action == "message":
+            data = validated(MessageWriteSerializer, request)
+            services.post_message(part=part, by=request.user, **data)
         elif action == "return":
             services.return_part(part=part, by=request.user, **validated(NoteSerializer, request))
         else:

@@ -147,3 +147,35 @@ def test_a_member_drafts_a_renewal(api, world):
     assert renewal.json()["renewal_of"] == entitlement["id"] and renewal.json()["state"] == "draft"
     outsider = api.as_(people["outsider"]).post(f"/api/v1/entitlements/{entitlement['id']}/renew/")
     assert outsider.status_code == 404
+
+
+def test_a_committee_asks_and_the_project_answers_in_the_part_thread(api, world):
+    people, ids = world
+    url = submitted(api, world)
+    asked = api.as_(people["a1"]).post(
+        f"{url}parts/hospital-a/message/", {"text": "Which scanner protocols?"}, format="json"
+    )
+    assert asked.status_code == 200
+    answer = api.as_(people["researcher"]).post(
+        f"{url}parts/hospital-a/message/", {"text": "Low-dose only."}, format="json"
+    )
+    thread = answer.json()["parts"][0]["messages"]
+    assert [(m["author"], m["text"]) for m in thread] == [
+        ("a1", "Which scanner protocols?"),
+        ("researcher", "Low-dose only."),
+    ]
+    # B's committee neither sees A's thread nor writes in it.
+    b_view = api.as_(people["b1"]).get(url).json()
+    assert [p["organisation"] for p in b_view["parts"]] == ["hospital-b"]
+    assert (
+        api.post(f"{url}parts/hospital-a/message/", {"text": "Hi"}, format="json").status_code
+        == 404
+    )
+    assert (
+        api.as_(people["a1"])
+        .post(f"{url}parts/hospital-a/message/", {"text": " "}, format="json")
+        .status_code
+        == 400
+    )
+    notices = api.as_(people["researcher"]).get("/api/v1/notices/").json()["results"]
+    assert any("asks about request" in n["text"] for n in notices)
