@@ -269,3 +269,14 @@ def test_generated_datasets_are_deterministic():
     assert first == demo_data.generate(organisations)
     assert len({spec.identifier for spec in first}) == len(first) == demo_data.COUNT
     assert len({spec.fields["title"] for spec in first}) == len(first)
+
+
+def test_demo_requests_show_the_committees_at_work(output):
+    from access_requests.models import AccessRequest, Entitlement
+
+    states = sorted(AccessRequest.objects.values_list("state", flat=True))
+    assert states == ["draft", "partially_approved", "under_review"]
+    assert sorted(Entitlement.objects.values_list("state", flat=True)) == ["active", "revoked"]
+    waiting = AccessRequest.objects.get(state="under_review")
+    assert waiting.parts.filter(messages__isnull=False).exists()
+    assert "project LUNG-AI: 3 requests" in output

@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.db.models import ProtectedError
 
+from access_requests import demo as access_demo
 from catalogue import demo_data
 from catalogue.models import Dataset
 from harvester import demo as harvester_demo
@@ -142,6 +143,14 @@ class Command(BaseCommand):
             biobank=organisations["int-milano"],
             say=self.stdout.write,
         )
+        self.stdout.write("Access requests:")
+        access_demo.load(
+            code=PROJECT_CODE,
+            researcher=users["researcher"],
+            committees={"la-fe": users["committee-lafe"], "int-milano": users["committee-int"]},
+            organisations=organisations,
+            say=self.stdout.write,
+        )
         self._anchor()
         self._print_credentials(token)
 
@@ -180,6 +189,7 @@ class Command(BaseCommand):
         usernames = [a.username for a in ACCOUNTS] + [MACHINE_USERNAME]
         try:
             Node.objects.filter(organisation__in=organisations).delete()
+            access_demo.delete(PROJECT_CODE)
             deleted = demo_data.delete(organisations)
             get_user_model().objects.filter(username__in=usernames).delete()
             Organisation.objects.filter(pk__in=[o.pk for o in organisations]).delete()
