@@ -395,7 +395,7 @@ def expire_entitlements(today=None) -> int:
 
 def _locked(request: AccessRequest) -> AccessRequest:
     return (
-        AccessRequest.objects.select_for_update()
+        AccessRequest.objects.select_for_update(of=("self",))
         .select_related("project", "renewal_of")
         .get(pk=request.pk)
     )
