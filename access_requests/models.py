@@ -95,6 +95,7 @@ class AccessRequest(models.Model):
     purpose_duo = models.JSONField(default=list, blank=True)
     duration_days = models.PositiveIntegerField(default=365)
     ethics_reference = models.CharField(max_length=200, blank=True)
+    ethics_document = models.FileField(upload_to="ethics/%Y/", blank=True)
     # A renewal asks to extend this entitlement; its approval moves the end date.
     renewal_of = models.ForeignKey(
         "Entitlement", null=True, blank=True, on_delete=models.PROTECT, related_name="renewals"

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from hub.errors import Conflict, InvalidTransition, ValidationFailed, require
+from hub.errors import (
+    Conflict,
+    InvalidTransition,
+    PayloadTooLarge,
+    ValidationFailed,
+    require,
+)
 from hub.models import Role
 from hub.roles import has_role, is_hub_admin, organisation_ids_with_role
 
@@ -155,6 +162,26 @@ def edit_request(*, request: AccessRequest, by, **changes) -> AccessRequest:
         request.save()
         if accepted is not None:
             request.items.filter(dataset_id__in=list(accepted)).update(terms_accepted=True)
+    return request
+
+
+def attach_ethics_document(*, request: AccessRequest, by, upload) -> AccessRequest:
+    """The ethics committee's approval, as a PDF (checked by its content, not its name)."""
+    limit = settings.ETHICS_DOCUMENT_MAX_BYTES
+    if upload.size > limit:
+        raise PayloadTooLarge(f"The document is larger than {limit // (1024 * 1024)} MiB.")
+    head = upload.read(5)
+    upload.seek(0)
+    if head != b"%PDF-" or (upload.content_type or "") not in ("application/pdf", ""):
+        raise ValidationFailed("The ethics approval must be a PDF document.", field="document")
+    with transaction.atomic():
+        request = _locked(request)
+        _require_requester(request, by)
+        _require_state(request, {RS.DRAFT, RS.RETURNED}, "attach a document to")
+        if request.ethics_document:
+            request.ethics_document.delete(save=False)
+        request.ethics_document.save(f"request-{request.pk}.pdf", upload, save=True)
+        _event(request, by, "document", note="ethics approval attached")
     return request
 
 

@@ -297,3 +297,9 @@ CELERY_BEAT_SCHEDULE["remind-waiting-requests"] = {
 ACCESS_REQUEST_REMINDER_DAYS = int(env("ACCESS_REQUEST_REMINDER_DAYS", "14"))
 # The RSA key (PEM) that signs GA4GH Passport visas; empty: one is made in VAR_DIR.
 PASSPORT_SIGNING_KEY = env("PASSPORT_SIGNING_KEY").replace("\\n", "\n")
+# Ethics approval documents attached to access requests (PDF only).
+MEDIA_ROOT = Path(env("AGORA_MEDIA_ROOT", str(VAR_DIR / "media")))
+ETHICS_DOCUMENT_MAX_BYTES = int(env("ETHICS_DOCUMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+LARGE_BODY_PATHS[r"^/api/v1/access-requests/[0-9]+/ethics-document/?$"] = (
+    ETHICS_DOCUMENT_MAX_BYTES + 64 * 1024
+)

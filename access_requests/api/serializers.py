@@ -115,6 +115,7 @@ class AccessRequestSerializer(serializers.ModelSerializer):
     parts = serializers.SerializerMethodField()
     items = serializers.SerializerMethodField()
     timeline = serializers.SerializerMethodField()
+    has_ethics_document = serializers.SerializerMethodField()
 
     class Meta:
         model = AccessRequest
@@ -127,6 +128,7 @@ class AccessRequestSerializer(serializers.ModelSerializer):
             "purpose_duo",
             "duration_days",
             "ethics_reference",
+            "has_ethics_document",
             "renewal_of",
             "created",
             "submitted_at",
@@ -135,6 +137,9 @@ class AccessRequestSerializer(serializers.ModelSerializer):
             "parts",
             "timeline",
         ]
+
+    def get_has_ethics_document(self, request) -> bool:
+        return bool(request.ethics_document)
 
     def _parts(self, request):
         return list(selectors.visible_parts(self.context["user"], request))

@@ -20,6 +20,11 @@ urlpatterns = [
         "access-requests/<int:pk>/", views.AccessRequestDetailView.as_view(), name="request-detail"
     ),
     path("access-requests/<int:pk>/submit/", views.submit, name="request-submit"),
+    path(
+        "access-requests/<int:pk>/ethics-document/",
+        views.EthicsDocumentView.as_view(),
+        name="request-ethics-document",
+    ),
     path("access-requests/<int:pk>/close/", views.close, name="request-close"),
     path(
         "access-requests/<int:pk>/parts/<slug:organisation>/<str:action>/",

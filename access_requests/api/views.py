@@ -4,11 +4,13 @@ manages who is in."""
 from __future__ import annotations
 
 from django.core.paginator import Paginator
+from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -352,3 +354,44 @@ def renew(request, pk):
     note = validated(NoteSerializer, request)["note"]
     renewal = services.request_renewal(by=request.user, entitlement=entitlement, purpose=note)
     return Response(_shown(request, renewal), status=status.HTTP_201_CREATED)
+
+
+class EthicsDocumentView(APIView):
+    """The ethics approval of a request: the requester uploads it (multipart, field
+    `document`, a PDF); the project's members and the committees deciding on it read it."""
+
+    permission_classes = [IsAuthenticated]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"document": {"type": "string", "format": "binary"}},
+            }
+        },
+        responses=AccessRequestSerializer,
+        summary="Attach the ethics approval (a PDF) to a draft or returned request",
+    )
+    def post(self, request, pk):
+        access_request = selectors.get_request(request.user, pk)
+        upload = request.FILES.get("document")
+        if upload is None:
+            raise ValidationFailed(
+                "document: attach the PDF as the `document` field.", field="document"
+            )
+        services.attach_ethics_document(request=access_request, by=request.user, upload=upload)
+        return Response(_shown(request, selectors.get_request(request.user, pk)))
+
+    @extend_schema(
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY}, summary="The ethics approval"
+    )
+    def get(self, request, pk):
+        access_request = selectors.get_request(request.user, pk)
+        if not access_request.ethics_document:
+            raise NotFound(f"Request {pk} has no ethics document.")
+        return FileResponse(
+            access_request.ethics_document.open("rb"),
+            content_type="application/pdf",
+            filename=f"ethics-approval-request-{pk}.pdf",
+        )

@@ -179,3 +179,39 @@ def test_a_committee_asks_and_the_project_answers_in_the_part_thread(api, world)
     )
     notices = api.as_(people["researcher"]).get("/api/v1/notices/").json()["results"]
     assert any("asks about request" in n["text"] for n in notices)
+
+
+PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def test_the_ethics_approval_is_a_pdf_the_committees_can_read(api, world, settings, tmp_path):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    settings.MEDIA_ROOT = tmp_path
+    people, ids = world
+    api.as_(people["researcher"])
+    created = api.post(REQUESTS, {"project": "LUNG-AI", "datasets": ids}, format="json").json()
+    url = f"{REQUESTS}{created['id']}/ethics-document/"
+
+    def upload(content, name="approval.pdf", kind="application/pdf"):
+        return api.post(
+            url, {"document": SimpleUploadedFile(name, content, kind)}, format="multipart"
+        )
+
+    fake = upload(b"MZ\x90\x00 not a pdf", name="approval.pdf")
+    assert fake.status_code == 400 and "PDF" in fake.json()["detail"]
+    settings.ETHICS_DOCUMENT_MAX_BYTES = 20
+    assert upload(PDF).status_code == 413
+    settings.ETHICS_DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
+    stored = upload(PDF)
+    assert stored.status_code == 200 and stored.json()["has_ethics_document"]
+    edit = {"purpose": "AI.", "terms_accepted": ids}
+    api.patch(f"{REQUESTS}{created['id']}/", edit, format="json")
+    api.post(f"{REQUESTS}{created['id']}/submit/")
+    read = api.as_(people["a1"]).get(url)
+    assert read.status_code == 200 and b"".join(read.streaming_content) == PDF
+    assert api.as_(people["outsider"]).get(url).status_code == 404
+    late = api.as_(people["researcher"]).post(
+        url, {"document": SimpleUploadedFile("x.pdf", PDF, "application/pdf")}, format="multipart"
+    )
+    assert late.status_code == 409
