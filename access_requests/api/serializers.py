@@ -142,7 +142,11 @@ class AccessRequestSerializer(serializers.ModelSerializer):
         return bool(request.ethics_document)
 
     def _parts(self, request):
-        return list(selectors.visible_parts(self.context["user"], request))
+        """Read once per request shown (three fields need them)."""
+        cache = self.context.setdefault("_parts", {})
+        if request.pk not in cache:
+            cache[request.pk] = list(selectors.visible_parts(self.context["user"], request))
+        return cache[request.pk]
 
     def get_parts(self, request) -> list[dict]:
         return PartSerializer(self._parts(request), many=True).data

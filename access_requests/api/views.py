@@ -3,7 +3,6 @@ manages who is in."""
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -16,9 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalogue.selectors import visible_datasets
-from hub.api import validated
+from hub.api import paged, validated
 from hub.errors import NotFound, ValidationFailed
-from hub.paging import api_page, query_page
 from hub.roles import is_hub_admin
 
 from .. import selectors, services, visas
@@ -44,8 +42,6 @@ from .serializers import (
     VoteWriteSerializer,
 )
 
-PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
-
 
 class ProjectListView(APIView):
     permission_classes = [IsAuthenticated]
@@ -54,21 +50,8 @@ class ProjectListView(APIView):
         responses=ProjectPageSerializer, summary="Your projects", operation_id="projects_list"
     )
     def get(self, request):
-        number, size = query_page(
-            request.query_params, default_page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE
-        )
-        paginator = Paginator(selectors.projects_of(request.user).order_by("code"), size)
-        page = paginator.get_page(number)
-        return Response(
-            api_page(
-                request,
-                total=paginator.count,
-                page=page.number,
-                pages=paginator.num_pages,
-                page_size=size,
-                results=ProjectSerializer(page.object_list, many=True).data,
-            )
-        )
+        projects = selectors.projects_of(request.user).order_by("code")
+        return Response(paged(request, projects, ProjectSerializer))
 
     @extend_schema(
         request=ProjectWriteSerializer,
@@ -125,22 +108,6 @@ class ProjectMemberView(APIView):
 # -- access requests ----------------------------------------------------------------------
 
 
-def _paged(request, queryset, serializer_class, context=None) -> dict:
-    number, size = query_page(
-        request.query_params, default_page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE
-    )
-    paginator = Paginator(queryset, size)
-    page = paginator.get_page(number)
-    return api_page(
-        request,
-        total=paginator.count,
-        page=page.number,
-        pages=paginator.num_pages,
-        page_size=size,
-        results=serializer_class(page.object_list, many=True, context=context or {}).data,
-    )
-
-
 def _shown(request, access_request) -> dict:
     context = {"user": request.user, "admin": is_hub_admin(request.user)}
     return AccessRequestSerializer(access_request, context=context).data
@@ -166,7 +133,7 @@ class AccessRequestListView(APIView):
                 )
             requests = requests.filter(state=state)
         context = {"user": request.user, "admin": is_hub_admin(request.user)}
-        return Response(_paged(request, requests, AccessRequestSerializer, context))
+        return Response(paged(request, requests, AccessRequestSerializer, context))
 
     @extend_schema(
         request=RequestWriteSerializer,
@@ -278,7 +245,7 @@ class EntitlementListView(APIView):
     )
     def get(self, request):
         entitlements = selectors.visible_entitlements(request.user)
-        return Response(_paged(request, entitlements, EntitlementSerializer))
+        return Response(paged(request, entitlements, EntitlementSerializer))
 
 
 @extend_schema(
@@ -307,7 +274,7 @@ class NoticeListView(APIView):
         notices = Notice.objects.filter(user=request.user)
         if request.query_params.get("unread") == "1":
             notices = notices.filter(read_at=None)
-        return Response(_paged(request, notices, NoticeSerializer))
+        return Response(paged(request, notices, NoticeSerializer))
 
 
 @extend_schema(request=None, responses=NoticeSerializer, summary="Mark one of your notices read")

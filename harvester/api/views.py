@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
-from django.core.paginator import Paginator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import authentication, exceptions, status
@@ -13,10 +12,9 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from hub.api import validated
+from hub.api import paged, validated
 from hub.errors import NotFound, PayloadTooLarge, ValidationFailed
 from hub.models import Organisation
-from hub.paging import api_page, query_page
 
 from .. import selectors, services
 from ..models import HarvestRecord, Node
@@ -30,24 +28,6 @@ from .serializers import (
     NodeWriteSerializer,
 )
 
-PAGE_SIZE, MAX_PAGE_SIZE = 50, 500
-
-
-def _paged(request, queryset, serializer_class) -> dict:
-    number, size = query_page(
-        request.query_params, default_page_size=PAGE_SIZE, max_page_size=MAX_PAGE_SIZE
-    )
-    paginator = Paginator(queryset, size)
-    page = paginator.get_page(number)
-    return api_page(
-        request,
-        total=paginator.count,
-        page=page.number,
-        pages=paginator.num_pages,
-        page_size=size,
-        results=serializer_class(page.object_list, many=True, context={"request": request}).data,
-    )
-
 
 class NodeListView(APIView):
     permission_classes = [IsAuthenticated]
@@ -56,7 +36,7 @@ class NodeListView(APIView):
         responses=NodePageSerializer, summary="Nodes you may see", operation_id="nodes_list"
     )
     def get(self, request):
-        return Response(_paged(request, selectors.visible_nodes(request.user), NodeSerializer))
+        return Response(paged(request, selectors.visible_nodes(request.user), NodeSerializer))
 
     @extend_schema(
         request=NodeWriteSerializer,
@@ -198,4 +178,4 @@ class HarvestJobRecordsView(APIView):
                 f"result must be one of {', '.join(HarvestRecord.Result.values)}.", field="result"
             )
         records = selectors.job_records(job, result)
-        return Response(_paged(request, records, HarvestRecordSerializer))
+        return Response(paged(request, records, HarvestRecordSerializer))
