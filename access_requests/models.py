@@ -93,6 +93,8 @@ class AccessRequest(models.Model):
     state = models.CharField(max_length=24, choices=State.choices, default=State.DRAFT)
     purpose = models.TextField(blank=True)
     purpose_duo = models.JSONField(default=list, blank=True)
+    # ICD-10 codes of the diseases studied, for disease-specific research (DUO:0000007).
+    purpose_icd10 = models.JSONField(default=list, blank=True)
     duration_days = models.PositiveIntegerField(default=365)
     ethics_reference = models.CharField(max_length=200, blank=True)
     ethics_document = models.FileField(upload_to="ethics/%Y/", blank=True)

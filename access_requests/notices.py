@@ -82,3 +82,11 @@ def remind_waiting(now=None) -> int:
             RequestPart.objects.filter(pk=part.pk).update(reminded_at=now)
         reminded += 1
     return reminded
+
+
+def mark_read(user, notices=None) -> int:
+    """Mark the user's notices (all unread ones by default) as read; only their own."""
+    unread = Notice.objects.filter(user=user, read_at__isnull=True)
+    if notices is not None:
+        unread = unread.filter(pk__in=[n.pk for n in notices])
+    return unread.update(read_at=timezone.now())

@@ -3,16 +3,31 @@ project (the sandbox launcher, the access requests)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from hub.errors import NotFound
 from hub.models import Role, RoleAssignment
 from hub.roles import is_hub_admin, organisation_ids_with_role, project_codes
+from hyperontology import duo
 
-from .models import AccessRequest, Entitlement, Project, ProjectMember
+from .models import (
+    AccessRequest,
+    Committee,
+    Entitlement,
+    Message,
+    Notice,
+    Project,
+    ProjectMember,
+    RequestEvent,
+    RequestItem,
+    RequestPart,
+    Vote,
+)
 
 
 def projects_of(user) -> QuerySet[Project]:
@@ -112,7 +127,11 @@ def get_request(user, pk):
 def visible_parts(user, request):
     """The parts of `request` the user may see: all for its project's members and hub
     administrators, their organisation's for a committee member."""
-    parts = request.parts.select_related("organisation")
+    parts = request.parts.select_related("organisation").prefetch_related(
+        Prefetch("items", RequestItem.objects.select_related("dataset__organisation", "request")),
+        Prefetch("votes", Vote.objects.select_related("voter").order_by("at", "id")),
+        Prefetch("messages", Message.objects.select_related("author")),
+    )
     if is_hub_admin(user) or is_member(user, request.project):
         return parts
     return parts.filter(organisation_id__in=organisation_ids_with_role(user, Role.COMMITTEE_MEMBER))
@@ -142,3 +161,108 @@ def get_entitlement(user, pk):
         return visible_entitlements(user).get(pk=pk)
     except (Entitlement.DoesNotExist, ValueError, TypeError) as exc:
         raise NotFound(f"No entitlement {pk}.") from exc
+
+
+# -- DUO matching ---------------------------------------------------------------------------
+
+
+def duo_match(dataset, purpose_duo, purpose_icd10=()) -> duo.Match:
+    """Whether a purpose (DUO terms, ICD-10 codes) fits a dataset's data-use terms."""
+    return duo.match_dataset(dataset.duo_terms, dataset.diagnoses, purpose_duo, purpose_icd10)
+
+
+def item_matches(request: AccessRequest, items) -> dict[int, duo.Match]:
+    """The DUO verdict of each item's dataset for the request's purpose."""
+    return {
+        item.pk: duo_match(item.dataset, request.purpose_duo, request.purpose_icd10)
+        for item in items
+    }
+
+
+# -- committees -----------------------------------------------------------------------------
+
+OPEN_PART_STATES = (RequestPart.State.PENDING, RequestPart.State.UNDER_REVIEW)
+
+
+def committee_organisation_ids(user) -> set[int]:
+    return organisation_ids_with_role(user, Role.COMMITTEE_MEMBER) if user else set()
+
+
+def committee_parts(user) -> QuerySet[RequestPart]:
+    """The parts of requests the user's committees decide, newest submission first."""
+    return (
+        RequestPart.objects.filter(organisation_id__in=committee_organisation_ids(user))
+        .select_related("organisation", "request__project", "request__requester")
+        .annotate(datasets=Count("items", distinct=True))
+        .order_by("-request__submitted_at", "-request_id", "organisation__name")
+    )
+
+
+def awaiting_vote(parts: QuerySet[RequestPart], user) -> QuerySet[RequestPart]:
+    """Open parts the user has neither voted on nor declared a conflict on."""
+    return (
+        parts.filter(state__in=OPEN_PART_STATES)
+        .exclude(votes__voter=user)
+        .exclude(conflicts__member=user)
+    )
+
+
+def committee_for(organisation_id: int) -> Committee:
+    committee, _ = Committee.objects.select_related("chair").get_or_create(
+        organisation_id=organisation_id
+    )
+    return committee
+
+
+@dataclass
+class Tally:
+    """Where a part's vote stands against its committee's rule."""
+
+    yes: int
+    no: int
+    abstain: int
+    quorum: int
+    rule: str
+
+    @property
+    def cast(self) -> int:
+        return self.yes + self.no
+
+    @property
+    def quorum_reached(self) -> bool:
+        return self.rule != Committee.Rule.MAJORITY or self.cast >= self.quorum
+
+    @property
+    def outcome(self) -> str:
+        """ "approve", "reject" or "" (no quorum yet, or a tie, which approves nothing)."""
+        if self.rule != Committee.Rule.MAJORITY or not self.quorum_reached:
+            return ""
+        return "approve" if self.yes > self.no else "reject"
+
+
+def tally(part: RequestPart, committee: Committee) -> Tally:
+    choices = [vote.choice for vote in part.votes.all()]
+    return Tally(
+        yes=choices.count(Vote.Choice.YES),
+        no=choices.count(Vote.Choice.NO),
+        abstain=choices.count(Vote.Choice.ABSTAIN),
+        quorum=committee.quorum,
+        rule=committee.rule,
+    )
+
+
+def part_entitlements(part: RequestPart) -> QuerySet[Entitlement]:
+    return Entitlement.objects.filter(item__part=part).select_related("dataset", "project")
+
+
+def part_events(part: RequestPart) -> QuerySet[RequestEvent]:
+    """The request's own steps and this part's: not what other committees did."""
+    return part.request.events.filter(Q(part=part) | Q(part__isnull=True)).select_related(
+        "actor", "part__organisation"
+    )
+
+
+def unread_notice_count(user) -> int:
+    if not user or not user.is_authenticated:
+        return 0
+    return Notice.objects.filter(user=user, read_at__isnull=True).count()

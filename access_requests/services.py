@@ -16,6 +16,7 @@ from hub.errors import (
 )
 from hub.models import Role
 from hub.roles import has_role, is_hub_admin, organisation_ids_with_role
+from hyperontology import duo
 
 from . import notices, selectors
 from .models import (
@@ -145,16 +146,13 @@ def edit_request(*, request: AccessRequest, by, **changes) -> AccessRequest:
         _require_requester(request, by)
         _require_state(request, {RS.DRAFT, RS.RETURNED}, "edit")
         accepted = changes.pop("terms_accepted", None)
-        unknown = set(changes) - {"purpose", "purpose_duo", "duration_days", "ethics_reference"}
+        unknown = set(changes) - EDITABLE
         if unknown:
             raise ValidationFailed(f"Unknown field(s): {', '.join(sorted(unknown))}.")
         if "purpose_duo" in changes:
-            bad = [t for t in changes["purpose_duo"] if not str(t).startswith("DUO:")]
-            if bad:
-                raise ValidationFailed(
-                    f"purpose_duo must hold DUO identifiers like DUO:0000007, not {bad[0]!r}.",
-                    field="purpose_duo",
-                )
+            changes["purpose_duo"] = _duo_terms(changes["purpose_duo"])
+        if "purpose_icd10" in changes:
+            changes["purpose_icd10"] = _icd10_codes(changes["purpose_icd10"])
         if "duration_days" in changes and not 1 <= int(changes["duration_days"]) <= 3650:
             raise ValidationFailed("duration_days must be from 1 to 3650.", field="duration_days")
         for name, value in changes.items():
@@ -163,6 +161,26 @@ def edit_request(*, request: AccessRequest, by, **changes) -> AccessRequest:
         if accepted is not None:
             request.items.filter(dataset_id__in=list(accepted)).update(terms_accepted=True)
     return request
+
+
+EDITABLE = {"purpose", "purpose_duo", "purpose_icd10", "duration_days", "ethics_reference"}
+
+
+def _duo_terms(values) -> list[str]:
+    """DUO ids as DUO:0000007, whichever spelling came in; unknown ones are a 400."""
+    try:
+        return [term.id for term in duo.Duo.load().resolve_all(values)]
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"purpose_duo: {exc} (use DUO identifiers like DUO:0000042).", field="purpose_duo"
+        ) from exc
+
+
+def _icd10_codes(values) -> list[str]:
+    try:
+        return list(dict.fromkeys(str(duo.Icd10.parse(value)) for value in values))
+    except ValueError as exc:
+        raise ValidationFailed(f"purpose_icd10: {exc}.", field="purpose_icd10") from exc
 
 
 def attach_ethics_document(*, request: AccessRequest, by, upload) -> AccessRequest:

@@ -10,6 +10,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_naive, make_aware
 
 from hub.errors import ValidationFailed
+from hyperontology.duo import DISEASE_SPECIFIC, Duo, Icd10
 
 from .facets import SEXES
 from .models import AccessRights
@@ -44,6 +45,8 @@ OTHER_PARAMS = {
     "format",
     "modified_since",
     "facets",
+    "purpose",
+    "purpose_disease",
 }
 MAX_QUERY_LENGTH = 200
 MAX_VALUES_PER_FACET = 20
@@ -61,6 +64,10 @@ class SearchParams:
     page_size: int = 20
     modified_since: datetime | None = None
     with_facets: bool = True
+    # "Matches my purpose": DUO permission term ids (all must be allowed) and ICD-10 codes of
+    # the diseases studied (all must be covered), for disease-specific research.
+    purpose: list[str] = field(default_factory=list)
+    purpose_diseases: list[str] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
@@ -70,6 +77,7 @@ class SearchParams:
             or self.age_min is not None
             or self.age_max is not None
             or self.min_subjects
+            or self.purpose
         )
 
 
@@ -86,6 +94,77 @@ def _int(query: QueryDict, name: str, low: int, high: int) -> int | None:
     if not low <= value <= high:
         raise ValidationFailed(f"{name} must be between {low} and {high}.", parameter=name)
     return value
+
+
+def _values(query: QueryDict, name: str) -> list[str]:
+    """A multi-valued parameter: repeated and/or comma-separated, blanks dropped."""
+    values = [v.strip() for raw in query.getlist(name) for v in raw.split(",") if v.strip()]
+    if len(values) > MAX_VALUES_PER_FACET:
+        raise ValidationFailed(f"At most {MAX_VALUES_PER_FACET} values for {name}.", parameter=name)
+    return values
+
+
+def purpose_choices(duo: Duo | None = None) -> list[tuple[str, str]]:
+    """The DUO data-use permission terms a purpose may name: (id, label), by label."""
+    duo = duo or Duo.load()
+    terms = [t for t in duo.terms.values() if t.kind == "permission" and not t.obsolete]
+    return [(t.id, t.label) for t in sorted(terms, key=lambda t: (t.label, t.id))]
+
+
+def is_disease_specific(term_id: str, duo: Duo | None = None) -> bool:
+    """Whether a purpose term is disease-specific research (or under it): the terms that
+    `purpose_disease` codes apply to."""
+    duo = duo or Duo.load()
+    return term_id == DISEASE_SPECIFIC or DISEASE_SPECIFIC in duo.ancestors(term_id)
+
+
+def parse_purpose(query: QueryDict) -> tuple[list[str], list[str]]:
+    """`purpose` as DUO permission term ids and `purpose_disease` as ICD-10 codes.
+
+    `purpose_disease` alone means disease-specific research (DUO:0000007); with `purpose`, one
+    of its terms must be disease-specific research (or under it), else the codes would be
+    silently ignored by the matching.
+    """
+    asked, codes = _values(query, "purpose"), _values(query, "purpose_disease")
+    if not (asked or codes):
+        return [], []
+    duo = Duo.load()
+    purpose: list[str] = []
+    for raw in asked:
+        try:
+            term = duo.term(raw)
+        except ValueError as exc:
+            raise ValidationFailed(
+                f"purpose: unknown DUO term {raw[:60]!r}; use an id such as DUO:0000042.",
+                parameter="purpose",
+            ) from exc
+        if term.kind != "permission" or term.obsolete:
+            allowed = ", ".join(term_id for term_id, _ in purpose_choices(duo))
+            raise ValidationFailed(
+                f"purpose: {term.id} ({term.label}) is not a data-use permission; "
+                f"a purpose is one of {allowed}.",
+                parameter="purpose",
+            )
+        purpose.append(term.id)
+    diseases: list[str] = []
+    for raw in codes:
+        try:
+            diseases.append(Icd10.parse(raw).text)
+        except ValueError as exc:
+            raise ValidationFailed(
+                f"purpose_disease: {raw[:60]!r} is not an ICD-10 code, block or chapter "
+                "(e.g. C34, C34.1, C30-C39 or II).",
+                parameter="purpose_disease",
+            ) from exc
+    if diseases and not purpose:
+        purpose = [DISEASE_SPECIFIC]
+    elif diseases and not any(is_disease_specific(t, duo) for t in purpose):
+        raise ValidationFailed(
+            f"purpose_disease applies to disease-specific research ({DISEASE_SPECIFIC}): "
+            f"add purpose={DISEASE_SPECIFIC}, or leave purpose out.",
+            parameter="purpose_disease",
+        )
+    return list(dict.fromkeys(purpose)), list(dict.fromkeys(diseases))
 
 
 def parse_modified_since(raw: str) -> datetime | None:
@@ -126,13 +205,9 @@ def parse_search(
     if len(params.text) > MAX_QUERY_LENGTH:
         raise ValidationFailed(f"q must be at most {MAX_QUERY_LENGTH} characters.", parameter="q")
     for param, facet in FILTER_PARAMS.items():
-        values = [v.strip() for raw in query.getlist(param) for v in raw.split(",") if v.strip()]
+        values = _values(query, param)
         if not values:
             continue
-        if len(values) > MAX_VALUES_PER_FACET:
-            raise ValidationFailed(
-                f"At most {MAX_VALUES_PER_FACET} values for {param}.", parameter=param
-            )
         if facet in ("modality", "body_part", "diagnosis"):
             values = [v.upper() for v in values]
         if facet == "sex" and set(values) - set(SEXES):
@@ -160,4 +235,5 @@ def parse_search(
     params.page_size = size or default_page_size
     params.modified_since = parse_modified_since(query.get("modified_since", ""))
     params.with_facets = query.get("facets", "1") not in ("0", "false", "no")
+    params.purpose, params.purpose_diseases = parse_purpose(query)
     return params

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -12,6 +14,7 @@ from django.db.models.expressions import Expression, RawSQL
 
 from hub.errors import Gone, NotFound
 from hub.roles import can_manage_organisation, is_hub_admin, provider_organisation_ids
+from hyperontology.duo import DISEASE_SPECIFIC, NO_RESTRICTION, Duo, match_dataset
 
 from .facets import SUBJECT_THRESHOLDS, VALUE_FACETS, age_bucket_order, facet_key
 from .models import Dataset, LifecycleEvent, ZenodoSync
@@ -177,6 +180,86 @@ def _facet_filter(qs: QuerySet, facet: str, values: list[str]) -> QuerySet:
     return qs.filter(facet_keys__has_any_keys=[facet_key(facet, v) for v in values])
 
 
+_DUO_DIGITS = re.compile(r"DUO_([0-9]+)$")
+
+
+def _spellings(duo: Duo, term_id: str) -> set[str]:
+    """How a term may be stored in duo_terms: its id, and the id its IRI spells (NPOA's IRI
+    says DUO_00000044), both of which DUO resolves."""
+    out = {term_id}
+    if digits := _DUO_DIGITS.search(duo.terms[term_id].iri):
+        out.add(f"DUO:{digits.group(1)}")
+    return out
+
+
+def _holders(duo: Duo, purpose_term: str) -> list[str]:
+    """Every dataset term that could allow the purpose term: itself, its permission
+    ancestors, and "no restriction", in each stored spelling."""
+    held = {purpose_term, NO_RESTRICTION} | {
+        t for t in duo.ancestors(purpose_term) if duo.terms[t].kind == "permission"
+    }
+    return sorted({s for t in held for s in _spellings(duo, t)})
+
+
+def _fits_purpose(
+    duo: Duo, terms: list, diagnoses: list, purpose: list[str], diseases: list[str]
+) -> bool:
+    return match_dataset(terms, diagnoses, purpose, diseases, duo=duo).verdict == "match"
+
+
+class _IdIn(Expression):
+    """The dataset's id is (or with `negate`, is not) one of `ids`, as one bound parameter
+    (an array on PostgreSQL, a JSON array on SQLite) however many ids there are."""
+
+    output_field = BooleanField()
+
+    def __init__(self, ids: list[uuid.UUID], negate: bool = False):
+        super().__init__()
+        self.ids = ids
+        self.negate = negate
+
+    def as_sql(self, compiler, connection):
+        table = compiler.quote_name_unless_alias(compiler.query.base_table)
+        column = f"{table}.{connection.ops.quote_name('id')}"
+        if connection.vendor == "postgresql":
+            test = "<> ALL" if self.negate else "= ANY"
+            return f"{column} {test}(%s::uuid[])", [self.ids]
+        test = "NOT IN" if self.negate else "IN"
+        return (
+            f"{column} {test} (SELECT value FROM json_each(%s))",
+            [json.dumps([i.hex for i in self.ids])],
+        )
+
+
+def _purpose_filter(qs: QuerySet, purpose: list[str], diseases: list[str]) -> QuerySet:
+    """Datasets whose DUO terms allow the purpose (match's verdict "match").
+
+    The database first keeps the datasets holding, for each purpose term, a term that could
+    allow it (`?|` on the facet keys, GIN-indexed on PostgreSQL); the exact verdict is then
+    computed on those candidates' terms and diagnoses only, once per distinct combination,
+    and the query narrowed to the matching ids (or away from the failing ones, if fewer).
+    """
+    duo = Duo.load()
+    for term in purpose:
+        keys = [facet_key("duo", t) for t in _holders(duo, term)]
+        qs = qs.filter(facet_keys__has_any_keys=keys)
+    verdicts: dict[tuple, bool] = {}
+    keep: list[uuid.UUID] = []
+    drop: list[uuid.UUID] = []
+    rows = qs.order_by().values_list("pk", "duo_terms", "diagnoses")
+    for pk, terms, diagnoses in rows.iterator(chunk_size=2000):
+        terms = [str(t) for t in terms or []]
+        diagnoses = [str(d) for d in diagnoses or []]
+        # Diagnoses count only for disease-specific research, so most datasets share a key.
+        seen = (tuple(terms), tuple(diagnoses) if DISEASE_SPECIFIC in terms else ())
+        if seen not in verdicts:
+            verdicts[seen] = _fits_purpose(duo, terms, diagnoses, purpose, diseases)
+        (keep if verdicts[seen] else drop).append(pk)
+    if len(drop) < len(keep):
+        return qs.filter(_IdIn(drop, negate=True)) if drop else qs
+    return qs.filter(_IdIn(keep))
+
+
 def filtered_datasets(user, params: SearchParams) -> QuerySet[Dataset]:
     """The matching datasets, unordered and unpaged."""
     qs = visible_datasets(user)
@@ -192,6 +275,8 @@ def filtered_datasets(user, params: SearchParams) -> QuerySet[Dataset]:
         qs = qs.filter(number_of_subjects__gte=params.min_subjects)
     if params.modified_since:
         qs = qs.filter(modified__gte=params.modified_since)
+    if params.purpose:
+        qs = _purpose_filter(qs, params.purpose, params.purpose_diseases)
     return qs
 
 

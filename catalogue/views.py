@@ -21,12 +21,20 @@ from hub import charts, paging
 from hub.errors import DomainError, NotAllowed, ValidationFailed, require
 from hub.models import Organisation
 from hub.roles import can_manage_organisation, provider_organisations
+from hyperontology.duo import DISEASE_SPECIFIC
 
 from . import selectors, services
 from .facets import SEXES, VALUE_FACETS, age_rows
 from .forms import FROZEN_NOTE, DatasetForm
 from .models import AccessRights, Dataset
-from .search import FILTER_PARAMS, MAX_QUERY_LENGTH, SearchParams, parse_search
+from .search import (
+    FILTER_PARAMS,
+    MAX_QUERY_LENGTH,
+    SearchParams,
+    is_disease_specific,
+    parse_search,
+    purpose_choices,
+)
 from .templatetags.catalogue_tags import duo_label, modality_name
 
 State = Dataset.State
@@ -81,6 +89,10 @@ def _query(params: SearchParams, **changes) -> QueryDict:
     for param, facet in FILTER_PARAMS.items():
         if params.filters.get(facet):
             values[param] = list(params.filters[facet])
+    if params.purpose:
+        values["purpose"] = list(params.purpose)
+    if params.purpose_diseases:
+        values["purpose_disease"] = [",".join(params.purpose_diseases)]
     for name in ("age_min", "age_max", "min_subjects"):
         if getattr(params, name) is not None and getattr(params, name) != 0:
             values[name] = [str(getattr(params, name))]
@@ -149,6 +161,23 @@ def _active_filters(request, params: SearchParams, groups: list[FacetGroup]) -> 
                 rest = [v for v in params.filters[FILTER_PARAMS[group.param]] if v != option.value]
                 query = _query(params, page=None, **{group.param: rest or None})
                 out.append(ActiveFilter(f"{group.label}: {option.label}", _url(request, query)))
+    labels = dict(purpose_choices()) if params.purpose else {}
+    for term in params.purpose:
+        rest = [t for t in params.purpose if t != term]
+        # The diseases go with the last disease-specific term (alone they would imply it).
+        keep_diseases = any(is_disease_specific(t) for t in rest)
+        query = _query(
+            params,
+            page=None,
+            purpose=rest or None,
+            **({} if keep_diseases else {"purpose_disease": None}),
+        )
+        label = f"Matches my purpose: {labels.get(term, term)} ({term})"
+        out.append(ActiveFilter(label, _url(request, query)))
+    for code in params.purpose_diseases:
+        rest = [c for c in params.purpose_diseases if c != code]
+        query = _query(params, page=None, purpose_disease=[",".join(rest)] if rest else None)
+        out.append(ActiveFilter(f"Purpose disease (ICD-10): {code}", _url(request, query)))
     if params.age_min is not None:
         out.append(
             ActiveFilter(
@@ -225,6 +254,12 @@ def search(request: HttpRequest) -> HttpResponse:
         "first": first,
         "last": first + len(result.datasets) - 1,
         "facet_groups": groups,
+        "purpose_options": [
+            {"value": term_id, "label": label, "checked": term_id in params.purpose}
+            for term_id, label in purpose_choices()
+        ],
+        "purpose_diseases": ", ".join(params.purpose_diseases),
+        "disease_specific": DISEASE_SPECIFIC,
         "active_filters": _active_filters(request, params, groups),
         "min_subjects_options": result.facets.get("min_subjects", []),
         "sorts": [(k, v) for k, v in SORT_LABELS.items() if k != "relevance" or params.text],

@@ -300,6 +300,10 @@ PASSPORT_SIGNING_KEY = env("PASSPORT_SIGNING_KEY").replace("\\n", "\n")
 # Ethics approval documents attached to access requests (PDF only).
 MEDIA_ROOT = Path(env("AGORA_MEDIA_ROOT", str(VAR_DIR / "media")))
 ETHICS_DOCUMENT_MAX_BYTES = int(env("ETHICS_DOCUMENT_MAX_BYTES", str(10 * 1024 * 1024)))
-LARGE_BODY_PATHS[r"^/api/v1/access-requests/[0-9]+/ethics-document/?$"] = (
-    ETHICS_DOCUMENT_MAX_BYTES + 64 * 1024
-)
+# The document and the form around it: the API's upload, the basket and the edit page.
+for _path in (
+    r"^/api/v1/access-requests/[0-9]+/ethics-document/?$",
+    r"^/basket/$",
+    r"^/requests/[0-9]+/edit/$",
+):
+    LARGE_BODY_PATHS[_path] = ETHICS_DOCUMENT_MAX_BYTES + 64 * 1024

@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("catalogue.urls")),
     path("", include("tracer.urls")),
     path("", include("harvester.urls")),
+    path("", include("access_requests.urls")),
 ]
 if settings.OIDC_ENABLED:
     urlpatterns.insert(0, path("oidc/", include("mozilla_django_oidc.urls")))

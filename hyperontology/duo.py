@@ -366,6 +366,40 @@ def match(
     return Match(verdict=verdict, reasons=reasons, modifiers=modifiers)
 
 
+def match_dataset(
+    dataset_terms: Iterable[str | Node],
+    dataset_diagnoses: Iterable[str | Node],
+    purpose_terms: Iterable[str | Node],
+    purpose_diseases: Iterable[str | Node] = (),
+    *,
+    duo: Duo | None = None,
+) -> Match:
+    """`match` for a catalogue dataset as it is described: its diagnoses are the diseases
+    its disease-specific permission is for (those that are not ICD-10 cannot cover a
+    purpose, so they are left out), and terms DUO does not know leave the verdict to the
+    committee instead of failing."""
+    duo = duo or Duo.load()
+    dataset_terms = [str(t) for t in dataset_terms]
+    try:
+        disease_specific = DISEASE_SPECIFIC in {duo.resolve(t) for t in dataset_terms}
+        codes = []
+        for code in dataset_diagnoses if disease_specific else ():
+            try:
+                Icd10.parse(code)
+            except ValueError:
+                continue
+            codes.append(code)
+        return match(
+            dataset_terms,
+            purpose_terms,
+            dataset_diseases=codes,
+            purpose_diseases=purpose_diseases,
+            duo=duo,
+        )
+    except ValueError as exc:
+        return Match(verdict="needs_review", reasons=[str(exc)])
+
+
 def _permission_verdict(
     duo: Duo,
     held: Term,

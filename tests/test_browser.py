@@ -1,55 +1,10 @@
 """A real Chromium drives the pages as people do: search, filter, open, sign in, create, release."""
 
-import os
-from pathlib import Path
-
 import pytest
 
-from conftest import ROOT
+from conftest import shot
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = ROOT / "var" / "screenshots"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Chromium is missing: `make test` installs it (Debian package chromium)")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made by
-    # fixtures between page actions are still plain synchronous code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            yield browser
-            browser.close()
-    finally:
-        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def shot(page, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_visitor_searches_filters_and_opens_a_dataset(

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from hub.paging import PageSerializer
@@ -52,10 +53,21 @@ class ProjectPageSerializer(PageSerializer):
     results = ProjectSerializer(many=True)
 
 
+class DuoMatchSerializer(serializers.Serializer):
+    verdict = serializers.ChoiceField(choices=["match", "no_match", "needs_review"])
+    reasons = serializers.ListField(child=serializers.CharField())
+    modifiers = serializers.SerializerMethodField()
+
+    def get_modifiers(self, match) -> list[str]:
+        """The dataset's conditions no machine checks: for the committee to weigh."""
+        return [f"{term.id} {term.label}" for term in match.modifiers]
+
+
 class ItemSerializer(serializers.ModelSerializer):
     dataset = serializers.UUIDField(source="dataset_id")
     title = serializers.CharField(source="dataset.title")
     organisation = serializers.CharField(source="dataset.organisation.slug")
+    duo_match = serializers.SerializerMethodField()
 
     class Meta:
         model = RequestItem
@@ -68,7 +80,15 @@ class ItemSerializer(serializers.ModelSerializer):
             "conditions",
             "end_date",
             "reason",
+            "duo_match",
         ]
+
+    @extend_schema_field(DuoMatchSerializer)
+    def get_duo_match(self, item: RequestItem) -> dict:
+        """Whether the request's purpose fits the dataset's data-use terms (DUO)."""
+        request = item.request  # the same object for every item of a request
+        match = selectors.duo_match(item.dataset, request.purpose_duo, request.purpose_icd10)
+        return DuoMatchSerializer(match).data
 
 
 class VoteSerializer(serializers.ModelSerializer):
@@ -126,6 +146,7 @@ class AccessRequestSerializer(serializers.ModelSerializer):
             "state",
             "purpose",
             "purpose_duo",
+            "purpose_icd10",
             "duration_days",
             "ethics_reference",
             "has_ethics_document",
@@ -174,7 +195,12 @@ class RequestWriteSerializer(serializers.Serializer):
 
 class RequestEditSerializer(serializers.Serializer):
     purpose = serializers.CharField(required=False, allow_blank=True)
-    purpose_duo = serializers.ListField(child=serializers.CharField(max_length=20), required=False)
+    purpose_duo = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=20
+    )
+    purpose_icd10 = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, max_length=50
+    )
     duration_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
     ethics_reference = serializers.CharField(max_length=200, required=False, allow_blank=True)
     terms_accepted = serializers.ListField(child=serializers.UUIDField(), required=False)

@@ -4,7 +4,6 @@ manages who is in."""
 from __future__ import annotations
 
 from django.http import FileResponse
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -19,7 +18,7 @@ from hub.api import paged, validated
 from hub.errors import NotFound, ValidationFailed
 from hub.roles import is_hub_admin
 
-from .. import selectors, services, visas
+from .. import notices, selectors, services, visas
 from ..models import AccessRequest, Notice
 from .serializers import (
     AccessRequestPageSerializer,
@@ -271,10 +270,10 @@ class NoticeListView(APIView):
         summary="Your notices, newest first",
     )
     def get(self, request):
-        notices = Notice.objects.filter(user=request.user)
+        mine = Notice.objects.filter(user=request.user)
         if request.query_params.get("unread") == "1":
-            notices = notices.filter(read_at=None)
-        return Response(paged(request, notices, NoticeSerializer))
+            mine = mine.filter(read_at=None)
+        return Response(paged(request, mine, NoticeSerializer))
 
 
 @extend_schema(request=None, responses=NoticeSerializer, summary="Mark one of your notices read")
@@ -284,9 +283,8 @@ def read_notice(request, pk):
     notice = Notice.objects.filter(user=request.user, pk=pk).first()
     if notice is None:
         raise NotFound(f"No notice {pk}.")
-    if notice.read_at is None:
-        notice.read_at = timezone.now()
-        notice.save(update_fields=["read_at"])
+    notices.mark_read(request.user, [notice])
+    notice.refresh_from_db()
     return Response(NoticeSerializer(notice).data)
 
 

@@ -215,3 +215,36 @@ def test_the_ethics_approval_is_a_pdf_the_committees_can_read(api, world, settin
         url, {"document": SimpleUploadedFile("x.pdf", PDF, "application/pdf")}, format="multipart"
     )
     assert late.status_code == 409
+
+
+def test_each_dataset_shows_whether_the_purpose_fits_its_data_use_terms(api, world):
+    people, ids = world
+    api.as_(people["researcher"])
+    created = api.post(REQUESTS, {"project": "LUNG-AI", "datasets": ids}, format="json")
+    url = f"{REQUESTS}{created.json()['id']}/"
+
+    def verdicts(**purpose):
+        response = api.patch(url, purpose, format="json")
+        assert response.status_code == 200, response.content
+        return {i["title"]: i["duo_match"]["verdict"] for i in response.json()["items"]}
+
+    # The datasets allow disease-specific research (DUO:0000007) on ICD-10 C34.1.
+    assert set(verdicts(purpose_duo=["DUO:0000007"]).values()) == {"needs_review"}
+    assert set(verdicts(purpose_icd10=["ICD10:C34.1"]).values()) == {"match"}
+    assert set(verdicts(purpose_icd10=["C50.9"]).values()) == {"no_match"}
+    # General research use is broader than disease-specific: not allowed.
+    assert set(verdicts(purpose_duo=["DUO_0000042"]).values()) == {"no_match"}
+    stored = api.get(url).json()
+    assert stored["purpose_duo"] == ["DUO:0000042"] and stored["purpose_icd10"] == ["C50.9"]
+
+
+def test_unknown_purpose_terms_are_refused_by_name(api, world):
+    people, ids = world
+    api.as_(people["researcher"])
+    created = api.post(REQUESTS, {"project": "LUNG-AI", "datasets": ids}, format="json")
+    url = f"{REQUESTS}{created.json()['id']}/"
+    unknown = api.patch(url, {"purpose_duo": ["DUO:9999999"]}, format="json")
+    assert unknown.status_code == 400 and "DUO:9999999" in unknown.json()["detail"]
+    not_icd = api.patch(url, {"purpose_icd10": ["lung"]}, format="json")
+    assert not_icd.status_code == 400 and "'lung'" in not_icd.json()["detail"]
+    assert api.get(url).json()["purpose_duo"] == []

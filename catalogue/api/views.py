@@ -44,6 +44,31 @@ SEARCH_PARAMETERS = [
     OpenApiParameter("page", int),
     OpenApiParameter("page_size", int),
     OpenApiParameter("facets", str, description="0 to skip facet counts."),
+    OpenApiParameter(
+        "purpose",
+        str,
+        many=True,
+        description=(
+            "Matches my purpose: DUO data-use permission terms of the research purpose "
+            "(DUO:0000042 general research use, DUO:0000006 health/medical/biomedical, "
+            "DUO:0000007 disease-specific, DUO:0000011 population origins or ancestry, "
+            "DUO:0000004 no restriction; also DUO_0000007 or the OBO IRI). Only datasets "
+            "whose DUO terms allow every one of them are kept (a dataset term allows itself "
+            "and its DUO descendants; no restriction allows anything). Repeat or "
+            "comma-separate."
+        ),
+    ),
+    OpenApiParameter(
+        "purpose_disease",
+        str,
+        many=True,
+        description=(
+            "ICD-10 codes, blocks or chapters studied (C34, C34.1, C30-C39, II), for "
+            "disease-specific research (DUO:0000007): a disease-specific dataset is kept "
+            "when its diagnoses cover every one of them. Without purpose, implies "
+            "purpose=DUO:0000007; with purpose, one of its terms must be DUO:0000007."
+        ),
+    ),
 ]
 
 

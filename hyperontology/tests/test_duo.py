@@ -316,3 +316,15 @@ def test_obsolete_dataset_term_is_reported_not_matched():
 def test_iri_terms_accepted_in_match():
     result = match([URIRef(OBO.DUO_0000006)], ["DUO_0000007"], purpose_diseases=["C34"])
     assert result.verdict == "match"
+
+
+def test_a_catalogue_dataset_is_matched_on_its_diagnoses_and_unknown_terms_go_to_review():
+    from hyperontology.duo import match_dataset
+
+    lung = match_dataset(["DUO:0000007"], ["C34.1", "not a code"], ["DUO:0000007"], ["C34.1"])
+    assert lung.verdict == "match"
+    # Diagnoses restrict only a disease-specific permission.
+    general = match_dataset(["DUO:0000042"], ["C50.9"], ["DUO:0000007"], ["C34.1"])
+    assert general.verdict == "match"
+    unknown = match_dataset(["DUO:0000007", "LOCAL:consent-v2"], [], ["DUO:0000007"], ["C34"])
+    assert unknown.verdict == "needs_review" and "LOCAL:consent-v2" in unknown.reasons[0]
