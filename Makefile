@@ -87,11 +87,13 @@ bench: install node_modules/.installed
 	$(PY) bench/search.py
 	$(PY) bench/tracer.py
 	$(PY) bench/harvest.py
+	$(PY) bench/requests_load.py
 
 bench-quick: install node_modules/.installed
 	$(PY) bench/search.py --quick
 	$(PY) bench/tracer.py --quick
 	$(PY) bench/harvest.py --quick
+	$(PY) bench/requests_load.py --quick
 
 # Recompile the anchoring contract (the ABI and bytecode are committed; a test compares).
 contract: node_modules/.installed

@@ -5,6 +5,7 @@ a real Celery worker on the test Redis for tests that need one."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from rest_framework.test import APIClient
 from hub.models import Organisation, Role, RoleAssignment
 
 ROOT = Path(__file__).resolve().parent
+WORKER_MAIL = ROOT / "var" / "test-worker-mail"
 
 
 def pytest_configure(config):
@@ -175,7 +177,11 @@ def celery_worker(django_db_setup, django_db_blocker, zenodo_service, ganache):
         "CELERY_TASK_ALWAYS_EAGER": "0",
         "ZENODO_API_URL": zenodo_service.base_url,
         "CHAIN_RPC_URL": ganache.url,
+        # The worker's e-mails land in files the tests read.
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(WORKER_MAIL),
     }
+    shutil.rmtree(WORKER_MAIL, ignore_errors=True)
     log = open(ROOT / "var" / "test-celery-worker.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [

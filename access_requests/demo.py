@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from catalogue.models import Dataset
@@ -88,7 +89,38 @@ def _submitted(project, researcher, datasets, purpose):
         ethics_reference="CEIm-2026-041",
         terms_accepted=[d.pk for d in datasets],
     )
+    approval = SimpleUploadedFile(
+        "approval.pdf", demo_pdf("Ethics approval CEIm-2026-041 (demo)"), "application/pdf"
+    )
+    services.attach_ethics_document(request=request, by=researcher, upload=approval)
     return services.submit_request(request=request, by=researcher)
+
+
+def demo_pdf(line: str) -> bytes:
+    """A one-page PDF saying `line`: the demo's ethics approval."""
+    text = line.replace("\\", "").replace("(", "[").replace(")", "]")
+    stream = f"BT /F1 14 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
 
 
 def delete(code: str) -> None:

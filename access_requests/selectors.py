@@ -117,9 +117,12 @@ def visible_requests(user):
     ).distinct()
 
 
-def get_request(user, pk):
+def get_request(user, pk, *, detailed: bool = False):
+    """404 both for a missing request and for one the user may not see; `detailed` reads
+    everything it is shown with (`with_details`) at once."""
+    requests = visible_requests(user)
     try:
-        return visible_requests(user).get(pk=pk)
+        return (with_details(requests) if detailed else requests).get(pk=pk)
     except (AccessRequest.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise NotFound(f"No access request {pk}.") from exc
 
@@ -135,6 +138,53 @@ def visible_parts(user, request):
     if is_hub_admin(user) or is_member(user, request.project):
         return parts
     return parts.filter(organisation_id__in=organisation_ids_with_role(user, Role.COMMITTEE_MEMBER))
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking, read once per response: what each request shown to them reveals."""
+
+    user: object
+    admin: bool
+    project_ids: frozenset
+    committee_organisation_ids: frozenset
+
+    def is_member(self, request: AccessRequest) -> bool:
+        return self.admin or request.project_id in self.project_ids
+
+    def parts_of(self, request: AccessRequest) -> list[RequestPart]:
+        """The request's parts this viewer may see (from `with_details`' prefetch)."""
+        parts = list(request.parts.all())
+        if self.is_member(request):
+            return parts
+        return [p for p in parts if p.organisation_id in self.committee_organisation_ids]
+
+
+def viewer(user) -> Viewer:
+    return Viewer(
+        user=user,
+        admin=is_hub_admin(user),
+        project_ids=frozenset(projects_of(user).values_list("pk", flat=True)),
+        committee_organisation_ids=frozenset(committee_organisation_ids(user)),
+    )
+
+
+def with_details(requests: QuerySet[AccessRequest]) -> QuerySet[AccessRequest]:
+    """Requests with everything they are shown with, in a fixed number of queries however
+    many requests a page holds."""
+    items = RequestItem.objects.select_related("dataset__organisation", "request")
+    return requests.select_related("project", "requester").prefetch_related(
+        Prefetch(
+            "parts",
+            RequestPart.objects.select_related("organisation").prefetch_related(
+                Prefetch("items", items),
+                Prefetch("votes", Vote.objects.select_related("voter").order_by("at", "id")),
+                Prefetch("messages", Message.objects.select_related("author")),
+            ),
+        ),
+        Prefetch("items", items),
+        Prefetch("events", RequestEvent.objects.select_related("actor", "part__organisation")),
+    )
 
 
 def get_part(user, request, organisation_slug: str):

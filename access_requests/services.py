@@ -101,6 +101,7 @@ RS = AccessRequest.State
 PS = RequestPart.State
 IS = RequestItem.State
 FINAL = {RS.APPROVED, RS.PARTIALLY_APPROVED, RS.REJECTED}
+ETHICS_APPROVAL_REQUIRED = "DUO:0000021"  # IRB
 
 
 def create_request(*, by, project: Project, datasets: list, purpose: str = "") -> AccessRequest:
@@ -217,6 +218,7 @@ def submit_request(*, request: AccessRequest, by) -> AccessRequest:
                 "Accept the licence and terms of every requested dataset first.",
                 field="terms_accepted",
             )
+        _require_ethics_approval(request)
         for item in request.items.select_related("dataset"):
             if item.part_id is None:
                 part, _ = RequestPart.objects.get_or_create(
@@ -239,6 +241,22 @@ def submit_request(*, request: AccessRequest, by) -> AccessRequest:
         request.save()
         _event(request, by, "resubmit" if before == RS.RETURNED else "submit", before, RS.SUBMITTED)
     return request
+
+
+def _require_ethics_approval(request: AccessRequest) -> None:
+    """Datasets whose data-use terms require ethics approval (DUO:0000021) are requested
+    with its reference and the approval itself, so the committee has it in hand."""
+    needing = [
+        item.dataset.title
+        for item in request.items.select_related("dataset")
+        if ETHICS_APPROVAL_REQUIRED in item.dataset.duo_terms
+    ]
+    if needing and not (request.ethics_reference.strip() and request.ethics_document):
+        raise ValidationFailed(
+            f"{', '.join(sorted(needing))} require{'s' if len(needing) == 1 else ''} ethics "
+            "approval (DUO:0000021): give its reference and attach the approval (PDF).",
+            field="ethics_document",
+        )
 
 
 def declare_conflict(*, part: RequestPart, by, note: str = "") -> None:

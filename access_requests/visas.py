@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -30,22 +32,41 @@ VISA_LIFETIME_SECONDS = 3600
 def _private_key():
     """The hub's signing key: PASSPORT_SIGNING_KEY (PEM) in production; for the embedded
     hub one made once and kept in the var directory."""
-    pem = settings.PASSPORT_SIGNING_KEY
-    if not pem:
-        path = Path(settings.VAR_DIR) / "passport-signing-key.pem"
-        if not path.exists():
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(
-                key.private_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PrivateFormat.PKCS8,
-                    serialization.NoEncryption(),
-                )
-            )
-            path.chmod(0o600)
-        pem = path.read_text()
+    pem = settings.PASSPORT_SIGNING_KEY or _local_key_pem(Path(settings.VAR_DIR))
+    return _loaded(pem)
+
+
+@cache
+def _loaded(pem: str):
     return serialization.load_pem_private_key(pem.encode(), password=None)
+
+
+def _local_key_pem(var_dir: Path) -> str:
+    """The embedded hub's key file, created once even when several server processes
+    issue their first visa at the same moment: each writes its own candidate and links
+    it into place; the first link wins and every process reads that one."""
+    path = var_dir / "passport-signing-key.pem"
+    if not path.exists():
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        var_dir.mkdir(parents=True, exist_ok=True)
+        fd, candidate = tempfile.mkstemp(dir=var_dir, prefix=".passport-key-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(
+                    key.private_bytes(
+                        serialization.Encoding.PEM,
+                        serialization.PrivateFormat.PKCS8,
+                        serialization.NoEncryption(),
+                    )
+                )
+            os.chmod(candidate, 0o600)
+            try:
+                os.link(candidate, path)
+            except FileExistsError:
+                pass  # another process was first: its key is the key
+        finally:
+            os.unlink(candidate)
+    return path.read_text()
 
 
 def _b64(number: int) -> str:

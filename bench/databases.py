@@ -45,13 +45,15 @@ def throwaway_database(
 
 
 @contextmanager
-def bench_database(name: str, given: str, *, log: Callable[[str], None] = print) -> Iterator[str]:
+def bench_database(
+    name: str, given: str, *, keep: bool = False, log: Callable[[str], None] = print
+) -> Iterator[str]:
     """A throwaway PostgreSQL database `name` on `given`'s server, or "" (the hub's SQLite
-    default) when `given` is not a PostgreSQL URL."""
+    default) when `given` is not a PostgreSQL URL. `keep` leaves the database behind."""
     if not given.startswith(("postgres://", "postgresql://")):
         yield ""
         return
-    with throwaway_database(given, name, log=log) as db_url:
+    with throwaway_database(given, name, keep=keep, log=log) as db_url:
         yield db_url
 
 

@@ -238,6 +238,8 @@ CATALOGUE_PUBLISHER = env("AGORA_CATALOGUE_PUBLISHER", "Agora hub")
 
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "agora@localhost")
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+# For django.core.mail.backends.filebased.EmailBackend: one file per connection.
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 
 LOGGING = {
     "version": 1,

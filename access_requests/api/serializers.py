@@ -162,28 +162,26 @@ class AccessRequestSerializer(serializers.ModelSerializer):
     def get_has_ethics_document(self, request) -> bool:
         return bool(request.ethics_document)
 
-    def _parts(self, request):
-        """Read once per request shown (three fields need them)."""
-        cache = self.context.setdefault("_parts", {})
-        if request.pk not in cache:
-            cache[request.pk] = list(selectors.visible_parts(self.context["user"], request))
-        return cache[request.pk]
+    def _parts(self, request) -> list:
+        return self.context["viewer"].parts_of(request)
 
+    @extend_schema_field(PartSerializer(many=True))
     def get_parts(self, request) -> list[dict]:
         return PartSerializer(self._parts(request), many=True).data
 
+    @extend_schema_field(ItemSerializer(many=True))
     def get_items(self, request) -> list[dict]:
         """Datasets not yet routed (a draft) for the requester; committees see theirs."""
-        user = self.context["user"]
-        items = request.items.select_related("dataset", "dataset__organisation")
-        if not (selectors.is_member(user, request.project) or self.context.get("admin")):
-            items = items.filter(part__in=self._parts(request))
+        items = list(request.items.all())
+        if not self.context["viewer"].is_member(request):
+            shown = {p.pk for p in self._parts(request)}
+            items = [i for i in items if i.part_id in shown]
         return ItemSerializer(items, many=True).data
 
+    @extend_schema_field(EventSerializer(many=True))
     def get_timeline(self, request) -> list[dict]:
-        events = request.events.select_related("actor", "part__organisation")
         parts = {p.pk for p in self._parts(request)}
-        visible = [e for e in events if e.part_id is None or e.part_id in parts]
+        visible = [e for e in request.events.all() if e.part_id is None or e.part_id in parts]
         return EventSerializer(visible, many=True).data
 
 

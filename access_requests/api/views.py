@@ -16,7 +16,6 @@ from rest_framework.views import APIView
 from catalogue.selectors import visible_datasets
 from hub.api import paged, validated
 from hub.errors import NotFound, ValidationFailed
-from hub.roles import is_hub_admin
 
 from .. import notices, selectors, services, visas
 from ..models import AccessRequest, Notice
@@ -107,9 +106,11 @@ class ProjectMemberView(APIView):
 # -- access requests ----------------------------------------------------------------------
 
 
-def _shown(request, access_request) -> dict:
-    context = {"user": request.user, "admin": is_hub_admin(request.user)}
-    return AccessRequestSerializer(access_request, context=context).data
+def _shown(request, pk) -> dict:
+    """The request as the caller may see it now, read with all it is shown with."""
+    detailed = selectors.get_request(request.user, pk, detailed=True)
+    context = {"viewer": selectors.viewer(request.user)}
+    return AccessRequestSerializer(detailed, context=context).data
 
 
 class AccessRequestListView(APIView):
@@ -131,8 +132,10 @@ class AccessRequestListView(APIView):
                     field="state",
                 )
             requests = requests.filter(state=state)
-        context = {"user": request.user, "admin": is_hub_admin(request.user)}
-        return Response(paged(request, requests, AccessRequestSerializer, context))
+        context = {"viewer": selectors.viewer(request.user)}
+        return Response(
+            paged(request, selectors.with_details(requests), AccessRequestSerializer, context)
+        )
 
     @extend_schema(
         request=RequestWriteSerializer,
@@ -151,7 +154,7 @@ class AccessRequestListView(APIView):
         created = services.create_request(
             by=request.user, project=project, datasets=datasets, purpose=data["purpose"]
         )
-        return Response(_shown(request, created), status=status.HTTP_201_CREATED)
+        return Response(_shown(request, created.pk), status=status.HTTP_201_CREATED)
 
 
 class AccessRequestDetailView(APIView):
@@ -163,7 +166,7 @@ class AccessRequestDetailView(APIView):
         operation_id="access_requests_retrieve",
     )
     def get(self, request, pk):
-        return Response(_shown(request, selectors.get_request(request.user, pk)))
+        return Response(_shown(request, pk))
 
     @extend_schema(
         request=RequestEditSerializer,
@@ -174,7 +177,7 @@ class AccessRequestDetailView(APIView):
         access_request = selectors.get_request(request.user, pk)
         changes = validated(RequestEditSerializer, request)
         services.edit_request(request=access_request, by=request.user, **changes)
-        return Response(_shown(request, selectors.get_request(request.user, pk)))
+        return Response(_shown(request, pk))
 
 
 def _request_action(name: str, summary: str, run):
@@ -184,7 +187,7 @@ def _request_action(name: str, summary: str, run):
     def action(request, pk):
         access_request = selectors.get_request(request.user, pk)
         run(request=access_request, by=request.user)
-        return Response(_shown(request, selectors.get_request(request.user, pk)))
+        return Response(_shown(request, pk))
 
     action.__name__ = name
     return action
@@ -232,7 +235,7 @@ class PartActionView(APIView):
             services.declare_conflict(
                 part=part, by=request.user, **validated(NoteSerializer, request)
             )
-        return Response(_shown(request, selectors.get_request(request.user, pk)))
+        return Response(_shown(request, pk))
 
 
 class EntitlementListView(APIView):
@@ -318,7 +321,7 @@ def renew(request, pk):
     entitlement = selectors.get_entitlement(request.user, pk)
     note = validated(NoteSerializer, request)["note"]
     renewal = services.request_renewal(by=request.user, entitlement=entitlement, purpose=note)
-    return Response(_shown(request, renewal), status=status.HTTP_201_CREATED)
+    return Response(_shown(request, renewal.pk), status=status.HTTP_201_CREATED)
 
 
 class EthicsDocumentView(APIView):
@@ -346,7 +349,7 @@ class EthicsDocumentView(APIView):
                 "document: attach the PDF as the `document` field.", field="document"
             )
         services.attach_ethics_document(request=access_request, by=request.user, upload=upload)
-        return Response(_shown(request, selectors.get_request(request.user, pk)))
+        return Response(_shown(request, pk))
 
     @extend_schema(
         responses={(200, "application/pdf"): OpenApiTypes.BINARY}, summary="The ethics approval"

@@ -248,3 +248,25 @@ def test_unknown_purpose_terms_are_refused_by_name(api, world):
     not_icd = api.patch(url, {"purpose_icd10": ["lung"]}, format="json")
     assert not_icd.status_code == 400 and "'lung'" in not_icd.json()["detail"]
     assert api.get(url).json()["purpose_duo"] == []
+
+
+def test_a_page_of_requests_costs_the_same_queries_however_many_it_holds(api, world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    people, ids = world
+
+    def queries_of_one_page() -> int:
+        api.as_(people["a1"])  # a committee member: sees only hospital A's parts
+        with CaptureQueriesContext(connection) as run:
+            assert api.get(REQUESTS).status_code == 200
+        return len(run.captured_queries)
+
+    submitted(api, world)
+    one = queries_of_one_page()
+    for _ in range(9):
+        submitted(api, world)
+    assert queries_of_one_page() <= one <= 20
+    page = api.get(REQUESTS).json()
+    assert page["count"] == 10
+    assert {p["organisation"] for r in page["results"] for p in r["parts"]} == {"hospital-a"}

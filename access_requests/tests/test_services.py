@@ -283,3 +283,24 @@ def test_a_renewal_extends_the_same_entitlement(setup, people, org_b):
     services.revoke_entitlement(entitlement=entitlement, by=people["b1"], reason="Breach.")
     with pytest.raises(InvalidTransition, match="revoked"):
         services.request_renewal(by=people["researcher"], entitlement=entitlement)
+
+
+def test_datasets_requiring_ethics_approval_need_its_reference_and_document(
+    setup, people, make_dataset
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    project, _ = setup
+    irb = make_dataset("released", title="Needs IRB", duo_terms=["DUO:0000007", "DUO:0000021"])
+    request = services.create_request(by=people["researcher"], project=project, datasets=[irb])
+    services.edit_request(
+        request=request, by=people["researcher"], purpose="x", terms_accepted=[irb.pk]
+    )
+    with pytest.raises(ValidationFailed, match=r"Needs IRB requires ethics approval"):
+        services.submit_request(request=request, by=people["researcher"])
+    services.edit_request(request=request, by=people["researcher"], ethics_reference="CEIm 1")
+    with pytest.raises(ValidationFailed, match="attach the approval"):
+        services.submit_request(request=request, by=people["researcher"])
+    pdf = SimpleUploadedFile("a.pdf", b"%PDF-1.4\n%%EOF\n", content_type="application/pdf")
+    services.attach_ethics_document(request=request, by=people["researcher"], upload=pdf)
+    assert services.submit_request(request=request, by=people["researcher"]).state == "submitted"

@@ -52,3 +52,14 @@ def test_a_tampered_visa_does_not_verify(api, entitlement, people):
     key = api.anonymous().get("/api/v1/passport/jwks").json()["keys"][0]
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(f"{head}.{forged}.{signature}", jwt.PyJWK(key).key, algorithms=["RS256"])
+
+
+def test_server_processes_starting_together_share_one_signing_key(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from access_requests.visas import _local_key_pem
+
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: _local_key_pem(tmp_path), range(8)))
+    assert len(keys) == 1 and "PRIVATE KEY" in keys.pop()
+    assert [p.name for p in tmp_path.iterdir()] == ["passport-signing-key.pem"]
