@@ -37,6 +37,7 @@ system-deps:
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v node >/dev/null || missing="$$missing nodejs npm"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v Orthanc >/dev/null || missing="$$missing orthanc orthanc-dicomweb"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "Please install:$$missing"; exit 1; fi; \
@@ -88,12 +89,14 @@ bench: install node_modules/.installed
 	$(PY) bench/tracer.py
 	$(PY) bench/harvest.py
 	$(PY) bench/requests_load.py
+	$(PY) bench/deid.py
 
 bench-quick: install node_modules/.installed
 	$(PY) bench/search.py --quick
 	$(PY) bench/tracer.py --quick
 	$(PY) bench/harvest.py --quick
 	$(PY) bench/requests_load.py --quick
+	$(PY) bench/deid.py --quick
 
 # Recompile the anchoring contract (the ABI and bytecode are committed; a test compares).
 contract: node_modules/.installed
