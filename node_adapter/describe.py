@@ -444,14 +444,24 @@ def _datetime(value: str) -> Literal:
     return Literal(parsed.isoformat(), datatype=XSD.dateTime)
 
 
+def _counted(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
 def _text(d: Description) -> str:
     """The provider's words, then the aggregates in plain words (dct:description is
     required, and the hub's free-text search reads it)."""
     parts = [d.description.strip()] if d.description.strip() else []
-    parts.append(
-        f"{d.subjects} subjects, {d.studies} studies, {d.series} series, "
-        f"{d.instances} DICOM instances ({_size(d.size_bytes)}), de-identified at {d.site}."
+    counts = ", ".join(
+        _counted(n, one, many)
+        for n, one, many in (
+            (d.subjects, "subject", "subjects"),
+            (d.studies, "study", "studies"),
+            (d.series, "series", "series"),
+            (d.instances, "DICOM instance", "DICOM instances"),
+        )
     )
+    parts.append(f"{counts} ({_size(d.size_bytes)}), de-identified at {d.site}.")
     if d.modalities:
         parts.append(f"Modalities: {', '.join(d.modalities)}.")
     if d.body_parts:

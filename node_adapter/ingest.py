@@ -77,12 +77,12 @@ def ingest(
     report = IngestReport()
     crosswalk = crosswalk_for(lake)
     try:
-        for origin, data in source.instances():
-            ingest_one(data, lake, config, crosswalk, origin=origin, report=report)
-            if progress is not None:
-                progress.update(1)
+        with lake.write_behind():
+            for origin, data in source.instances():
+                ingest_one(data, lake, config, crosswalk, origin=origin, report=report)
+                if progress is not None:
+                    progress.update(1)
     finally:
-        lake.flush()
         crosswalk.close()
     if dataset and report.studies:
         report.manifest = lake.publish_dataset(

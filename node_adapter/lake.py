@@ -25,7 +25,8 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import closing
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,10 @@ _VERSION_FILE = re.compile(r"^v([0-9]+)\.json$")
 # processes writing the same lake never wait on each other's open transaction.
 _FLUSH_ROWS = 500
 _FLUSH_SECONDS = 2.0
+# Batch ingests write files from background threads (Lake.write_behind); at most this many
+# encoded instances wait in memory for their turn.
+WRITE_BEHIND_THREADS = 4
+WRITE_BEHIND_QUEUE = 32
 
 _INDEX_COLUMNS = (
     "subject",
@@ -222,6 +227,9 @@ class Lake:
         self._pending: dict[str, tuple] = {}
         self._last_flush = time.monotonic()
         self._local = threading.local()
+        self._writer: ThreadPoolExecutor | None = None
+        self._writes: dict[Path, tuple[Future, str]] = {}
+        self._write_slots = threading.BoundedSemaphore(WRITE_BEHIND_QUEUE)
         # Created 0600 before SQLite opens it: its -wal and -shm files copy its mode.
         os.close(os.open(self.index_path, os.O_CREAT | os.O_RDWR, FILE_MODE))
         self._conn().executescript(_INDEX_SCHEMA)
@@ -248,6 +256,50 @@ class Lake:
     def close(self) -> None:
         self.flush()
 
+    @contextmanager
+    def write_behind(self, threads: int = WRITE_BEHIND_THREADS) -> Iterator[Lake]:
+        """Within it, files are written and fsync'ed by `threads` background threads while
+        the caller de-identifies the next instances (the disk's latency overlaps the CPU's
+        work). The index only records a file once it is durable: flush() waits for the
+        writes first, and a failed write's row is never indexed. A batch ingest uses it;
+        the storage SCP does not, since it confirms each instance to its sender."""
+        if self._writer is not None:
+            yield self
+            return
+        self._writer = ThreadPoolExecutor(threads, thread_name_prefix="lake-write")
+        try:
+            yield self
+        finally:
+            try:
+                self.flush()
+            finally:
+                self._writer.shutdown(wait=True)
+                self._writer = None
+
+    def _write(self, target: Path, data: bytes, sop: str) -> None:
+        if self._writer is None:
+            _atomic_write(target, data)
+            return
+        earlier = self._writes.pop(target, None)
+        if earlier is not None:
+            earlier[0].result()  # the same file again: keep the writes in order
+        self._write_slots.acquire()
+        future = self._writer.submit(_atomic_write, target, data)
+        future.add_done_callback(lambda _: self._write_slots.release())
+        self._writes[target] = (future, sop)
+
+    def _drain(self) -> list[BaseException]:
+        """Wait for the background writes; drop the index rows of those that failed."""
+        writes, self._writes = self._writes, {}
+        failed = []
+        for future, sop in writes.values():
+            error = future.exception()
+            if error is not None:
+                failed.append(error)
+                with self._lock:
+                    self._pending.pop(sop, None)
+        return failed
+
     # -- instances ---------------------------------------------------------------
 
     def store(self, item: Deidentified) -> StoredInstance:
@@ -272,7 +324,7 @@ class Lake:
                 if previous[0] != relative:
                     (self.root / previous[0]).unlink(missing_ok=True)
             self._ensure_dirs(target.parent)
-            _atomic_write(target, data)
+            self._write(target, data, item.sop_instance_uid)
         stored = StoredInstance(*parts, relative, digest, len(data), created)
         if created or not self._indexed(item.sop_instance_uid):
             self._queue_row(stored, item.dataset)
@@ -336,7 +388,15 @@ class Lake:
             self.flush()
 
     def flush(self) -> None:
-        """Write buffered index rows in one transaction (readers call it implicitly)."""
+        """Write buffered index rows in one transaction (readers call it implicitly), once
+        the files they describe are on disk."""
+        failed = self._drain()
+        self._commit_rows()
+        if failed:
+            log.error("lake_writes_failed count=%d", len(failed))
+            raise failed[0]
+
+    def _commit_rows(self) -> None:
         with self._lock:
             rows = list(self._pending.values())
             self._last_flush = time.monotonic()

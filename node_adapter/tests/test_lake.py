@@ -215,3 +215,25 @@ def test_path_components_that_could_escape_the_lake_are_refused(lake, config):
     evil = type(item)(**{**item.__dict__, "subject": ".."})
     with pytest.raises(ValueError):
         lake.store(evil)
+
+
+def test_written_behind_files_are_indexed_only_once_on_disk(lake, config, monkeypatch):
+    items = deidentified(config, series=1, instances=4)
+    real_replace = os.replace
+    doomed = items[2].sop_instance_uid
+
+    def replace(source, target):
+        if doomed in str(target):
+            raise OSError("disk full")
+        return real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="disk full"), lake.write_behind():
+        for item in items:
+            lake.store(item)
+    indexed = {row.sop for row in lake.index().rows()}
+    assert indexed == {i.sop_instance_uid for i in items} - {doomed}
+    assert len(dcm_files(lake.root)) == 3
+    assert not [p for p in lake.root.rglob(".tmp-*")]
+    monkeypatch.undo()
+    assert lake.store(items[2]).created  # delivered again, it goes through

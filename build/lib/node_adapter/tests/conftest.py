@@ -1,0 +1,1 @@
+"""Fixtures shared by the node adapter's tests (no Django needed)."""
