@@ -8,6 +8,9 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export AGORA_VAR_DIR ?= $(CURDIR)/var
 CHAIN_PORT ?= 8545
+# The demo provider node (agora-node serve); the hub reads the same port from this variable.
+export AGORA_DEMO_AGORA_NODE_PORT ?= 8002
+AGORA_NODE_PORT := $(AGORA_DEMO_AGORA_NODE_PORT)
 GANACHE := node_modules/.bin/ganache
 
 .PHONY: demo test install system-deps node lint format bench bench-quick clean contract
@@ -57,6 +60,9 @@ demo: install node_modules/.installed
 	$(PY) manage.py migrate --noinput && \
 	$(PY) manage.py load_demo && \
 	{ $(PY) manage.py serve_demo_node > $(AGORA_VAR_DIR)/demo-node.log 2>&1 & } && \
+	{ $(VENV)/bin/agora-node serve --lake $(AGORA_VAR_DIR)/demo-lake --site-id la-fe-node \
+	  --port $(AGORA_NODE_PORT) --base-url http://127.0.0.1:$(AGORA_NODE_PORT) \
+	  > $(AGORA_VAR_DIR)/demo-agora-node.log 2>&1 & } && \
 	echo "Starting the worker (with its scheduler) and the web server at http://$(HOST):$(PORT)" && \
 	{ $(VENV)/bin/celery -A hub worker -B --pool=solo --concurrency=1 \
 	  -s $(AGORA_VAR_DIR)/celerybeat-schedule --loglevel=WARNING & } && \

@@ -1,7 +1,9 @@
 """Demo nodes with a history: a pulled hospital catalogue harvested several times (new,
-changed, withdrawn, rejected and unchanged records, one failed run) and a biobank pushing
-MIABIS collections. `make demo` then keeps the hospital node serving on DEMO_NODE_PORT
-(`python manage.py serve_demo_node`), so "Harvest now" works on the demo.
+changed, withdrawn, rejected and unchanged records, one failed run), a biobank pushing
+MIABIS collections, and a real provider node (`agora-node`) whose lake holds de-identified
+synthetic studies. `make demo` then keeps the hospital node serving on DEMO_NODE_PORT
+(`python manage.py serve_demo_node`) and the agora-node on DEMO_AGORA_NODE_PORT
+(`agora-node serve`), so "Harvest now" works on both.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from .tests.nodeserver import NodeServer, Reply, paged_catalogue
 
 DATA = Path(__file__).parent / "tests" / "data"
 PULL_NODE = "Hospital node (demo, pull)"
+AGORA_NODE = "La Fe imaging node (agora-node, demo)"
+AGORA_NODE_SITE = "la-fe-node"
+# The demo lake's pseudonyms are keyed with this; a real site keeps its own secret safe.
+DEMO_SITE_SECRET = b"agora demo site secret, not for real data"
 PUSH_NODE = "Biobank node (demo, MIABIS push)"
 RECORDS = 48
 PER_PAGE = 12
@@ -98,3 +104,101 @@ def _pull(node: Node, say: Callable[[str], None]) -> None:
 
 def _counts(job) -> str:
     return ", ".join(f"{n} {name}" for name, n in job.counts.items() if n)
+
+
+def demo_lake_path() -> Path:
+    return Path(settings.VAR_DIR) / "demo-lake"
+
+
+def agora_node_base_url() -> str:
+    return f"http://127.0.0.1:{settings.DEMO_AGORA_NODE_PORT}"
+
+
+def build_demo_lake(path: Path, say: Callable[[str], None]):
+    """A site's lake made the way a site makes it: synthetic studies with (invented)
+    patient data, de-identified by the node adapter into two datasets."""
+    import tempfile
+
+    from node_adapter.deid import DeidConfig
+    from node_adapter.ingest import ingest
+    from node_adapter.lake import Lake
+    from node_adapter.sources import FolderSource
+    from node_adapter.tests.dicom_factory import make_study, write_study
+
+    lake = Lake(path)
+    if lake.datasets():
+        return lake
+    config = DeidConfig(
+        site_secret=DEMO_SITE_SECRET, site_id=AGORA_NODE_SITE, retain_patient_characteristics=True
+    )
+    collections = {
+        "lung-ct-screening": ("Lung cancer screening CT (agora-node demo)", "CT", "CHEST", 12),
+        "glioma-mr": ("Glioma MR follow-up (agora-node demo)", "MR", "BRAIN", 8),
+    }
+    for name, (title, modality, body_part, patients) in collections.items():
+        with tempfile.TemporaryDirectory() as incoming:
+            for n in range(patients):
+                studies = make_study(
+                    f"{name}-{n:03d}",
+                    f"DEMO^PATIENT{n}",
+                    f"19{45 + n}0{1 + n % 9}15",
+                    "F" if n % 3 else "M",
+                    issuer="LAFE",
+                    modality=modality,
+                    body_part=body_part,
+                    study_date=f"2024{1 + n % 12:02d}10",
+                    series=2,
+                    instances=2,
+                )
+                write_study(studies, Path(incoming) / f"p{n}")
+            report = ingest(
+                FolderSource(Path(incoming)),
+                lake,
+                config,
+                dataset=name,
+                title=title,
+                description=f"Synthetic {modality} studies de-identified by the demo node.",
+            )
+            say(f"  demo lake: {name}: {report.summary()}")
+    return lake
+
+
+def load_agora_node(*, admin, organisation: Organisation, say: Callable[[str], None]) -> None:
+    """Register the demo agora-node and harvest its catalogue once."""
+    import threading
+
+    from node_adapter.serve import make_server
+
+    if Node.objects.filter(name=AGORA_NODE).exists():
+        say("Demo agora-node already harvested; nothing added.")
+        return
+    lake = build_demo_lake(demo_lake_path(), say)
+    try:
+        server = make_server(
+            lake,
+            host="127.0.0.1",
+            port=settings.DEMO_AGORA_NODE_PORT,
+            base_url=agora_node_base_url(),
+            site=AGORA_NODE_SITE,
+            publisher_name=organisation.name,
+            contact_email="imaging-data@la-fe.example",
+        )
+    except OSError as exc:
+        say(
+            f"Port {settings.DEMO_AGORA_NODE_PORT} is busy ({exc}); the agora-node was not harvested."
+        )
+        return
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        node, _ = services.register_node(
+            by=admin,
+            organisation=organisation,
+            name=AGORA_NODE,
+            base_url=agora_node_base_url() + "/dcat",
+            schedule_minutes=0,
+            auto_release=True,
+        )
+        _pull(node, say)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -285,6 +285,8 @@ CELERY_BEAT_SCHEDULE["queue-due-harvests"] = {
 }
 # `make demo` serves a demo provider node here (python manage.py serve_demo_node).
 DEMO_NODE_PORT = int(env("AGORA_DEMO_NODE_PORT", "8001"))
+# ... and the demo provider node (`agora-node serve`) here.
+DEMO_AGORA_NODE_PORT = int(env("AGORA_DEMO_AGORA_NODE_PORT", "8002"))
 
 # --- access requests -------------------------------------------------------------------
 CELERY_BEAT_SCHEDULE["expire-entitlements"] = {

@@ -143,6 +143,9 @@ class Command(BaseCommand):
             biobank=organisations["int-milano"],
             say=self.stdout.write,
         )
+        harvester_demo.load_agora_node(
+            admin=admin, organisation=organisations["la-fe"], say=self.stdout.write
+        )
         self.stdout.write("Access requests:")
         access_demo.load(
             code=PROJECT_CODE,
