@@ -1,1 +1,0 @@
-"""Fixtures shared by the node adapter's tests (no Django needed)."""
