@@ -33,7 +33,8 @@ settings (config file keys; environment AGORA_NODE_<KEY>; flags override both):
   base_url                       public address of this node's catalogue
   orthanc_user, orthanc_password credentials of an Orthanc source
   retain_longitudinal_dates, retain_device_identity, retain_patient_characteristics
-  safe_private_tags              private tags kept, e.g. "0009,1001;0019,100A"
+  safe_private_tags              private tags kept: group, private creator, element, e.g.
+                                 "0009,GEMS_IDEN_01,04;0019,SIEMENS MR HEADER,0A"
   ae_title, listen_host, listen_port, serve_host, serve_port, page_size
   publisher_name, contact_name, contact_email, access_rights   how the catalogue presents the site
   min_subjects                   fewest subjects behind an age/date range or a sex count (5)
@@ -100,8 +101,10 @@ def _command(commands: Any, common: argparse.ArgumentParser, name: str, summary:
     )
 
 
-def _add_lake(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lake", type=Path, help="the data lake folder (setting: lake)")
+def _add_lake(parser: argparse.ArgumentParser, default: Any = None) -> None:
+    parser.add_argument(
+        "--lake", type=Path, default=default, help="the data lake folder (setting: lake)"
+    )
 
 
 def _add_ingest(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -232,7 +235,7 @@ def _add_review(commands: Any, common: argparse.ArgumentParser) -> None:
         description="Mark flag ID as reviewed, with a note saying what was decided.",
         parents=[common],
     )
-    _add_lake(resolve)
+    _add_lake(resolve, default=argparse.SUPPRESS)  # `review --lake X resolve 3` keeps X
     resolve.add_argument("flag_id", type=int, metavar="ID")
     resolve.add_argument("--note", required=True, help="what was checked or decided")
     resolve.set_defaults(run=cmd_review_resolve)
@@ -513,6 +516,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # `agora-node describe | head`
         return 0
+    except ValueError as exc:  # a refused name (dataset, path component): our own words
+        print(f"{PROG} {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a busy port, a lake that is a file, a full disk
+        where = f": {exc.filename}" if exc.filename else ""
+        print(
+            f"{PROG} {args.command}: error: {exc.strerror or type(exc).__name__}{where}",
+            file=sys.stderr,
+        )
+        return 1
+    except Exception as exc:  # noqa: BLE001
+        # Only the kind of failure: a library's message may quote a value read from an image.
+        log.error("command_failed command=%s error=%s", args.command, type(exc).__name__)
+        print(f"{PROG} {args.command}: failed ({type(exc).__name__})", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ class Settings:
     # weight), without which a dataset's description has no sex counts or age range. They
     # leave the site only as aggregates (describe.py); a site may turn it off.
     retain_patient_characteristics: bool = True
-    safe_private_tags: tuple[str, ...] = ()  # "0009,1001" each
+    safe_private_tags: tuple[str, ...] = ()  # "0009,ACME PACS,03" each
     ae_title: str = "AGORA"
     listen_host: str = "127.0.0.1"
     listen_port: int = 11112
@@ -174,7 +174,7 @@ def _convert(name: str, value: Any, where: str) -> Any:
             raise ConfigError(f"{where} must be a whole number") from None
     if isinstance(default, tuple):
         # In the environment the tags are separated by ";" since each holds a comma.
-        items = value.replace(" ", "").split(";") if isinstance(value, str) else list(value)
+        items = [i.strip() for i in value.split(";")] if isinstance(value, str) else list(value)
         items = [str(item) for item in items if item]
         for item in items:
             _tag(item, where)
@@ -193,10 +193,18 @@ def _boolean(value: Any, where: str) -> bool:
     raise ConfigError(f"{where} must be true or false")
 
 
-def _tag(text: str, where: str = "safe_private_tags") -> tuple[int, int]:
-    """ "0009,1001" -> (0x0009, 0x1001)."""
+def _tag(text: str, where: str = "safe_private_tags") -> tuple[int, str, int]:
+    """ "0009,ACME PACS,03" -> (0x0009, "ACME PACS", 0x03): a private element is named by its
+    group, its private creator and its byte in the creator's block, as the Retain Safe
+    Private Option does: the same element number under another creator is another thing."""
     try:
-        group, element = text.split(",")
-        return int(group, 16), int(element, 16)
+        group, creator, element = (part.strip() for part in text.split(","))
+        parsed = int(group, 16), creator, int(element, 16)
     except ValueError:
-        raise ConfigError(f"{where}: {text!r} is not a tag like 0009,1001") from None
+        raise ConfigError(
+            f"{where}: {text!r} is not a private tag like 0009,ACME PACS,03 "
+            "(group, private creator, element in its block)"
+        ) from None
+    if not parsed[0] & 1 or not creator or not 0 <= parsed[2] <= 0xFF:
+        raise ConfigError(f"{where}: {text!r} is not a private tag (odd group, creator, 00-FF)")
+    return parsed

@@ -38,6 +38,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import re
 from dataclasses import dataclass
 
 import pydicom
@@ -222,7 +223,8 @@ class DeidConfig:
     site_id: str = "site"  # names the site in UIDs/DCAT, not secret
     retain_longitudinal_dates: bool = False  # shift dates per patient instead of removing
     retain_device_identity: bool = False
-    safe_private_tags: frozenset[tuple[int, int]] = frozenset()  # (group, element) kept
+    # (group, private creator, element in the creator's block) kept: Retain Safe Private
+    safe_private_tags: frozenset[tuple[int, str, int]] = frozenset()
     # Not in the first contract; defaults to the strict basic profile.
     retain_patient_characteristics: bool = False
 
@@ -377,13 +379,15 @@ class _Pass:
     secret: bytes
     table: dict[int, tuple[str, str]]
     shift_days: int | None
-    safe_private: frozenset[int]
-    safe_creators: frozenset[int]
+    safe_private: frozenset[tuple[int, str, int]]
 
 
 def deidentify(ds: pydicom.Dataset, config: DeidConfig) -> Deidentified:
     """A de-identified copy of `ds` (which is left unchanged); raises Quarantined."""
     original = _original_identity(ds)
+    if not original.patient_id.strip():
+        # Every patient without an ID would share one pseudonym: merged in the lake.
+        raise Quarantined("no Patient ID: the instance cannot be given a consistent pseudonym")
     _refuse_burned_in(ds)
     subject = pseudonym(config.site_secret, original.issuer, original.patient_id)
     run = _Pass(
@@ -396,8 +400,7 @@ def deidentify(ds: pydicom.Dataset, config: DeidConfig) -> Deidentified:
             if config.retain_longitudinal_dates
             else None
         ),
-        safe_private=frozenset((g << 16) | e for g, e in config.safe_private_tags),
-        safe_creators=frozenset((g << 16) | (e >> 8) for g, e in config.safe_private_tags),
+        safe_private=frozenset(config.safe_private_tags),
     )
     out = _clean(ds, run)
     out.PatientName = subject
@@ -487,12 +490,13 @@ def _clean(src: Dataset, run: _Pass) -> Dataset:
         # they are instead of decoding and re-encoding every one (3x faster writes).
         out.set_original_encoding(implicit, little_endian, src.original_character_set)
     target = out._dict  # filled as Dataset.__setitem__ would, without its per-call checks
+    safe = _safe_private(src, run.safe_private) if run.safe_private else frozenset()
     for tag, item in sorted(src._dict.items()):
         if isinstance(item, RawDataElement) and item.value is None:
             item = src[tag]  # deferred read
         group = tag >> 16
         if group & 1:
-            if tag in run.safe_private or tag in run.safe_creators:
+            if tag in safe:
                 target[tag] = _copy(item)
             continue
         actions = run.table.get(tag)
@@ -510,6 +514,27 @@ def _clean(src: Dataset, run: _Pass) -> Dataset:
         if result is not None:
             target[tag] = result
     return out
+
+
+def _safe_private(src: Dataset, safe: frozenset[tuple[int, str, int]]) -> frozenset[int]:
+    """The private tags of this dataset level to keep: a listed element under its listed
+    creator (read from this level's private creator elements), and those creators. A
+    private sequence is never kept: its items could hold anything."""
+    creators: dict[int, str] = {}
+    for tag in src._dict:
+        group, element = tag >> 16, tag & 0xFFFF
+        if group & 1 and 0x10 <= element <= 0xFF:
+            creators[tag] = str(src[tag].value or "").strip()
+    keep: set[int] = set()
+    for tag in src._dict:
+        group, element = tag >> 16, tag & 0xFFFF
+        if not group & 1 or element < 0x1000:
+            continue
+        creator_tag = (group << 16) | (element >> 8)
+        creator = creators.get(creator_tag, "")
+        if creator and (group, creator, element & 0xFF) in safe and src[tag].VR != "SQ":
+            keep.update((tag, creator_tag))
+    return frozenset(keep)
 
 
 def _shifts(tag: int, vr: str, run: _Pass) -> bool:
@@ -620,8 +645,18 @@ def _shifted(elem: DataElement, days: int) -> DataElement:
     return _new(elem.tag, elem.VR, shifted if len(shifted) > 1 else shifted[0])
 
 
+# What may follow the date in a DT value: a time and a UTC offset, nothing else (a range
+# "20240115-20240220" holds a second date the shift would leave as it was).
+_DT_REST = re.compile(
+    r"^(?:[0-9]{2}(?:[0-9]{2}(?:[0-9]{2}(?:\.[0-9]{1,6})?)?)?)?(?:[+-][0-9]{4})?$"
+)
+
+
 def _shift_one(value: str, days: int) -> str | None:
+    """The date moved by `days`; None (the value is emptied) for anything but one date."""
     value = value.strip()
+    if len(value) < 8 or not _DT_REST.match(value[8:]):
+        return None
     try:
         day = dt.datetime.strptime(value[:8], "%Y%m%d").date()
     except ValueError:

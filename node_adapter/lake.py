@@ -14,6 +14,7 @@ per file and per study), so versions share the same files and nothing is ever co
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -227,6 +228,7 @@ class Lake:
         self._pending: dict[str, tuple] = {}
         self._last_flush = time.monotonic()
         self._local = threading.local()
+        self._published_paths: set[str] | None = None  # files named by a manifest
         self._writer: ThreadPoolExecutor | None = None
         self._writes: dict[Path, tuple[Future, str]] = {}
         self._write_slots = threading.BoundedSemaphore(WRITE_BEHIND_QUEUE)
@@ -288,6 +290,23 @@ class Lake:
         future.add_done_callback(lambda _: self._write_slots.release())
         self._writes[target] = (future, sop)
 
+    def _published(self, relative: str) -> bool:
+        """Whether a dataset version names this file (then it never changes)."""
+        if self._published_paths is None:
+            paths: set[str] = set()
+            for name in self.datasets():
+                for version in self.versions(name):
+                    manifest = self.manifest(name, version)
+                    paths.update(f["path"] for study in manifest.studies for f in study["files"])
+            self._published_paths = paths
+        return relative in self._published_paths
+
+    def _settle(self, target: Path) -> None:
+        """Wait for a background write of `target`, before the file is removed."""
+        earlier = self._writes.pop(target, None)
+        if earlier is not None:
+            earlier[0].exception()
+
     def _drain(self) -> list[BaseException]:
         """Wait for the background writes; drop the index rows of those that failed."""
         writes, self._writes = self._writes, {}
@@ -315,13 +334,21 @@ class Lake:
         created = previous != (relative, digest)
         if created:
             if previous is not None:
+                published = self._published(previous[0])
                 log.info(
-                    "instance_replaced sop=%s subject=%s reason=%s",
+                    "instance_replaced sop=%s subject=%s reason=%s kept_for_versions=%s",
                     item.sop_instance_uid,
                     item.subject,
                     "moved" if previous[0] != relative else "content_changed",
+                    published,
                 )
-                if previous[0] != relative:
+                if published and previous[0] == relative:
+                    # The published file stays as its manifests hash it; the new content
+                    # is a revision beside it, which the next version names.
+                    relative = relative[: -len(".dcm")] + f".{digest[:16]}.dcm"
+                    target = self.root / relative
+                elif not published and previous[0] != relative:
+                    self._settle(self.root / previous[0])
                     (self.root / previous[0]).unlink(missing_ok=True)
             self._ensure_dirs(target.parent)
             self._write(target, data, item.sop_instance_uid)
@@ -474,26 +501,47 @@ class Lake:
         is returned and nothing is written, so re-ingesting a folder creates nothing new.
         """
         _check_dataset_name(name)
+        self.flush()
+        folder = self.datasets_dir / name
+        _make_dir(folder)
+        with _locked(folder / ".lock"):
+            manifest = self._publish_locked(name, set(studies), title, description, site, replace)
+        self._published_paths = None
+        return manifest
+
+    def _publish_locked(
+        self, name: str, keys: set, title: str, description: str, site: str, replace: bool
+    ) -> Manifest:
+        """publish_dataset's work, while no other process publishes this dataset."""
+        folder = self.datasets_dir / name
+        given = set(keys)  # this run's studies: each must be in the lake
         try:
             previous: Manifest | None = self.manifest(name)
         except KeyError:
             previous = None
-        keys = set(studies)
         if previous is not None:
             title = title or previous.title
             description = description or previous.description
             site = site or previous.site
             if not replace:
                 keys |= set(previous.study_keys())
-        entries = [self._study_entry(subject, study) for subject, study in sorted(keys)]
+        entries = []
+        for subject, study in sorted(keys):
+            entry = self._study_entry(subject, study)
+            if entry is None and (subject, study) in given:
+                raise ValueError(f"study {study} of {subject} is not in the lake")
+            if entry is None:
+                # Its instances came again under another subject (a corrected patient ID):
+                # the study is now listed there; the older versions keep their files.
+                log.info("study_moved_out dataset=%s subject=%s study=%s", name, subject, study)
+                continue
+            entries.append(entry)
         site = site or "site"
         if previous is not None and (
             previous.studies == entries
             and (previous.title, previous.description, previous.site) == (title, description, site)
         ):
             return previous
-        folder = self.datasets_dir / name
-        _make_dir(folder)
         version = (previous.version if previous else 0) + 1
         while True:
             body = {
@@ -518,10 +566,10 @@ class Lake:
         )
         return manifest
 
-    def _study_entry(self, subject: str, study: str) -> dict:
+    def _study_entry(self, subject: str, study: str) -> dict | None:
         rows = self.index().study(subject, study)
         if not rows:
-            raise ValueError(f"study {study} of {subject} is not in the lake")
+            return None
         files = [{"path": r.relative_path, "sha3_256": r.sha3_256, "size": r.size} for r in rows]
         return {
             "subject": subject,
@@ -628,6 +676,17 @@ def _make_dir(folder: Path) -> None:
     except FileExistsError:
         return
     os.chmod(folder, DIR_MODE)  # whatever the umask
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on `path` (created 0600) between processes of this host."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def _atomic_write(target: Path, data: bytes) -> None:

@@ -117,6 +117,11 @@ class OrthancSource(Source):
             raise OrthancError(
                 f"Orthanc at {self.url} did not answer within {self.timeout:g} s"
             ) from exc
+        except requests.RequestException as exc:
+            # Not str(exc): it quotes the path, and DICOMweb paths hold original UIDs.
+            raise OrthancError(
+                f"Orthanc at {self.url} kept failing ({type(exc).__name__}); see its log"
+            ) from None
 
     def _raise_for_status(self, response: requests.Response, path: str) -> None:
         if response.status_code == 401:

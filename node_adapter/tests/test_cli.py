@@ -153,7 +153,7 @@ def test_settings_come_from_file_then_environment_then_flags(tmp_path):
     config = tmp_path / "agora-node.toml"
     config.write_text(
         'site_id = "from-file"\nlake = "/srv/file-lake"\nhub_url = "https://hub.example"\n'
-        'listen_port = 4242\nretain_device_identity = true\nsafe_private_tags = ["0009,1003"]\n'
+        'listen_port = 4242\nretain_device_identity = true\nsafe_private_tags = ["0009,ACME HOSPITAL PACS,03"]\n'
     )
     env = {"AGORA_NODE_CONFIG": str(config), "AGORA_NODE_LAKE": "/srv/env-lake"}
     settings = load_settings(env=env, overrides={"site_id": "from-flag", "hub_url": None})
@@ -164,7 +164,7 @@ def test_settings_come_from_file_then_environment_then_flags(tmp_path):
     secret_env = {**env, "AGORA_NODE_SITE_SECRET": SECRET}
     deid = load_settings(env=secret_env).deid_config()
     assert deid.site_secret == SECRET.encode()
-    assert deid.safe_private_tags == frozenset({(0x0009, 0x1003)})
+    assert deid.safe_private_tags == frozenset({(0x0009, "ACME HOSPITAL PACS", 0x03)})
     assert SECRET not in repr(load_settings(env=secret_env))
 
 
@@ -181,7 +181,8 @@ def test_the_site_secret_can_live_in_its_own_file(tmp_path):
         ("sight_id = 'typo'\n", "unknown setting"),
         ("listen_port = 'many'\n", "whole number"),
         ("retain_device_identity = 'perhaps'\n", "true or false"),
-        ("safe_private_tags = ['0009']\n", "is not a tag"),
+        ("safe_private_tags = ['0009']\n", "is not a private tag"),
+        ("safe_private_tags = ['0008,ACME,03']\n", "is not a private tag"),
         ("site_id = \n", "not valid TOML"),
     ],
 )
@@ -197,3 +198,30 @@ def test_missing_or_short_secrets_are_config_errors():
         load_settings(env={}).secret()
     with pytest.raises(ConfigError, match="at least 16 bytes"):
         load_settings(env={"AGORA_NODE_SITE_SECRET": "x" * 15}).secret()
+
+
+def test_bad_names_busy_ports_and_files_as_lakes_are_plain_errors(tmp_path, incoming):
+    import socket
+
+    folder, _ = incoming
+    env = {"AGORA_NODE_SITE_SECRET": SECRET}
+    lake = tmp_path / "lake"
+    bad_name = agora_node(
+        "ingest", "--source", str(folder), "--lake", str(lake), "--dataset", "../x", env=env
+    )
+    assert bad_name.returncode == 2 and "Traceback" not in bad_name.stderr
+    assert "invalid dataset name" in bad_name.stderr
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    as_lake = agora_node("ingest", "--source", str(folder), "--lake", str(not_a_folder), env=env)
+    assert as_lake.returncode != 0 and "Traceback" not in as_lake.stderr
+    agora_node("ingest", "--source", str(folder), "--lake", str(lake), env=env)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        serve = agora_node("serve", "--lake", str(lake), "--port", port, env=env)
+    assert serve.returncode == 1 and "Traceback" not in serve.stderr
+    assert "in use" in serve.stderr
+    resolve = agora_node("review", "--lake", str(lake), "resolve", "99", "--note", "x", env=env)
+    assert "no lake" not in resolve.stderr and "Traceback" not in resolve.stderr

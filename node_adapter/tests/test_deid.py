@@ -218,7 +218,9 @@ def test_private_tags_removed_unless_listed_safe():
     out = deidentify(ds, CONFIG).dataset
     assert not any(elem.tag.is_private for elem in out.iterall())
 
-    safe = DeidConfig(site_secret=SECRET, safe_private_tags=frozenset({(0x0009, 0x1003)}))
+    safe = DeidConfig(
+        site_secret=SECRET, safe_private_tags=frozenset({(0x0009, "ACME HOSPITAL PACS", 0x03)})
+    )
     kept = deidentify(ds, safe).dataset
     assert kept[0x00091003].value == "2.5"
     assert kept[0x00090010].value == "ACME HOSPITAL PACS"  # its private creator
@@ -437,7 +439,7 @@ def test_factory_studies_leak_no_phi_with_all_options():
     config = DeidConfig(
         site_secret=SECRET,
         retain_longitudinal_dates=True,
-        safe_private_tags=frozenset({(0x0009, 0x1003)}),
+        safe_private_tags=frozenset({(0x0009, "ACME HOSPITAL PACS", 0x03)}),
     )
     study = make_study("PAT-9", "NGUYEN^THI^MAI", "19991231", "F")
     phi = phi_values(study)
@@ -511,8 +513,13 @@ def test_pydicom_test_files_deidentify_without_phi(name):
     try:
         result = deidentify(ds, CONFIG)
     except Quarantined as quarantined:
-        # A few bundled files are fragments without UIDs; secondary captures are refused.
-        assert "burned-in" in quarantined.reason or "SOPInstanceUID" not in ds
+        # A few bundled files are fragments without UIDs or without a Patient ID;
+        # secondary captures are refused.
+        assert (
+            "burned-in" in quarantined.reason
+            or "SOPInstanceUID" not in ds
+            or not str(ds.get("PatientID", "")).strip()
+        )
         return
     data = _serialized(result.dataset)
     reread = pydicom.dcmread(BytesIO(data))
@@ -567,5 +574,52 @@ def test_birth_dates_never_survive():
 
 
 def test_secret_never_shows_in_the_config_repr():
-    config = DeidConfig(site_secret=SECRET, safe_private_tags=frozenset({(0x0009, 0x1003)}))
+    config = DeidConfig(
+        site_secret=SECRET, safe_private_tags=frozenset({(0x0009, "ACME HOSPITAL PACS", 0x03)})
+    )
     assert SECRET.decode() not in repr(config) and "site_secret" not in repr(config)
+
+
+def test_an_instance_without_a_patient_id_is_quarantined_not_merged():
+    ds = make_study("P1", "DOE^JANE", "19700304", "F", series=1, instances=1)[0]
+    ds.PatientID = "  "
+    with pytest.raises(Quarantined, match="no Patient ID"):
+        deidentify(ds, CONFIG)
+
+
+def test_a_date_range_is_emptied_rather_than_half_shifted():
+    from dataclasses import replace
+
+    ds = make_study("P1", "DOE^JANE", "19700304", "F", series=1, instances=1)[0]
+    ds.PerformedProcedureStepStartDate = "20240115-20240220"
+    ds.StudyDate = "20240115"
+    out = deidentify(ds, replace(CONFIG, retain_longitudinal_dates=True)).dataset
+    assert out.StudyDate != "20240115" and len(out.StudyDate) == 8
+    assert out.get("PerformedProcedureStepStartDate", "") in ("", None)
+
+
+def test_invalid_values_read_from_an_image_are_not_quoted_in_logs_or_warnings(capfd, caplog):
+    import warnings
+
+    ds = make_study("P1", "DOE^JANE", "19700304", "F", series=1, instances=1)[0]
+    ds.SOPInstanceUID = "1.2.3.04.PHIUID"  # invalid, as older modalities write them
+    data = BytesIO()
+    pydicom.dcmwrite(data, ds, enforce_file_format=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        reread = pydicom.dcmread(BytesIO(data.getvalue()))
+        deidentify(reread, CONFIG)
+    out, err = capfd.readouterr()
+    assert "PHIUID" not in out + err + caplog.text
+    assert not [w for w in caught if "PHIUID" in str(w.message)]
+
+
+def test_a_safe_private_element_is_kept_only_under_its_own_creator():
+    ds = make_study("PAT-1", "DOE^JANE", "19700304", "F", series=1, instances=1)[0]
+    other = ds.private_block(0x0029, "OTHER VENDOR PACS", create=True)
+    other.add_new(0x03, "LO", "DOE^JANE MRN PAT-1")
+    config = DeidConfig(
+        site_secret=SECRET, safe_private_tags=frozenset({(0x0029, "ACME HOSPITAL PACS", 0x03)})
+    )
+    out = deidentify(ds, config).dataset
+    assert not any(elem.tag.is_private for elem in out.iterall())

@@ -237,3 +237,61 @@ def test_written_behind_files_are_indexed_only_once_on_disk(lake, config, monkey
     assert not [p for p in lake.root.rglob(".tmp-*")]
     monkeypatch.undo()
     assert lake.store(items[2]).created  # delivered again, it goes through
+
+
+def _file_hashes(lake: Lake, manifest) -> dict[str, str]:
+    return {f["path"]: f["sha3_256"] for s in manifest.studies for f in s["files"]}
+
+
+def _on_disk(lake: Lake, paths) -> dict[str, str]:
+    return {p: hashlib.sha3_256((lake.root / p).read_bytes()).hexdigest() for p in paths}
+
+
+def test_a_changed_redelivery_never_alters_a_published_version(lake, config):
+    first = deidentified(config, series=1, instances=2)
+    v1 = lake.publish_dataset("lung", {(s.subject, s.study) for s in map(lake.store, first)})
+    changed = deidentified(config, series=1, instances=2, manufacturer="Other Vendor")
+    stored = [lake.store(item) for item in changed]
+    assert all(s.created for s in stored)
+    assert _on_disk(lake, _file_hashes(lake, v1)) == _file_hashes(lake, v1)
+    v2 = lake.publish_dataset("lung", {(s.subject, s.study) for s in stored})
+    assert v2.version == 2 and set(_file_hashes(lake, v2)).isdisjoint(_file_hashes(lake, v1))
+    assert _on_disk(lake, _file_hashes(lake, v2)) == _file_hashes(lake, v2)
+
+
+def test_a_corrected_patient_id_moves_the_study_and_later_versions_still_publish(lake, config):
+    sent = make_study("WRONG-ID", "DOE^JANE", "19700304", "F", series=1, instances=2)
+    wrong = [deidentify(ds, config) for ds in sent]
+    v1 = lake.publish_dataset("lung", {(s.subject, s.study) for s in map(lake.store, wrong)})
+    for ds in sent:  # the same images again, the patient ID corrected at registration
+        ds.PatientID = "RIGHT-ID"
+    right = [deidentify(ds, config) for ds in sent]
+    moved = [lake.store(item) for item in right]
+    assert all(s.created for s in moved) and right[0].subject != wrong[0].subject
+    v2 = lake.publish_dataset("lung", {(s.subject, s.study) for s in moved})
+    assert [s["subject"] for s in v2.studies] == [right[0].subject]
+    assert _on_disk(lake, _file_hashes(lake, v1)) == _file_hashes(lake, v1)  # v1 still holds
+    other = deidentified(config, "PAT-002", series=1, instances=1)
+    v3 = lake.publish_dataset("lung", {(s.subject, s.study) for s in map(lake.store, other)})
+    assert len(v3.studies) == 2
+
+
+def test_two_processes_publishing_at_once_keep_both_studies(tmp_path, config):
+    import multiprocessing
+
+    root = tmp_path / "lake"
+    lake = Lake(root)
+    studies = []
+    for patient in ("PAT-A", "PAT-B", "PAT-C", "PAT-D"):
+        stored = [lake.store(i) for i in deidentified(config, patient, series=1, instances=1)]
+        studies.append((stored[0].subject, stored[0].study))
+    lake.flush()
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        pool.starmap(_publish_one, [(str(root), study) for study in studies])
+    latest = Lake(root).manifest("lung")
+    assert {(s["subject"], s["study"]) for s in latest.studies} == set(studies)
+
+
+def _publish_one(root: str, study: tuple[str, str]) -> None:
+    Lake(Path(root)).publish_dataset("lung", {study})
