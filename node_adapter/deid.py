@@ -364,6 +364,22 @@ def _masked_action(tag: int) -> tuple[str, str] | None:
 
 
 @functools.lru_cache(maxsize=4096)
+def _unjudged(tag: int, group: int) -> bool:
+    """Public elements the profile's table cannot have judged, removed: those the DICOM
+    dictionary does not know (retired or from a newer edition), and an overlay's free-text
+    description (60xx,0022)."""
+    if group == 0x0002:
+        return False
+    if 0x6000 <= group <= 0x60FF and tag & 0xFFFF == 0x0022:
+        return True
+    try:
+        dictionary_VR(tag)
+    except KeyError:
+        return not (0x5000 <= group <= 0x60FF)  # repeating groups are keyed by their mask
+    return False
+
+
+@functools.lru_cache(maxsize=4096)
 def _dictionary_vr(tag: int) -> str:
     try:
         return dictionary_VR(tag)
@@ -505,6 +521,8 @@ def _clean(src: Dataset, run: _Pass) -> Dataset:
         vr = item.VR
         if vr is None or vr == "UN":
             vr = _dictionary_vr(tag)
+        if actions is None and _unjudged(tag, group):
+            continue  # removed: the profile cannot have judged it
         if actions is None:
             if vr != "SQ" and (run.shift_days is None or vr not in ("DA", "DT")):
                 target[tag] = _copy(item)

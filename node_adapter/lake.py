@@ -697,6 +697,16 @@ def _atomic_write(target: Path, data: bytes) -> None:
     except BaseException:
         os.unlink(temp)
         raise
+    _sync_folder(target.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """The rename itself survives a power cut only once the folder is synced."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _atomic_create(target: Path, data: bytes) -> bool:
@@ -708,6 +718,7 @@ def _atomic_create(target: Path, data: bytes) -> bool:
         return False
     finally:
         os.unlink(temp)
+    _sync_folder(target.parent)
     return True
 
 

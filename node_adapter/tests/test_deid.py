@@ -623,3 +623,12 @@ def test_a_safe_private_element_is_kept_only_under_its_own_creator():
     )
     out = deidentify(ds, config).dataset
     assert not any(elem.tag.is_private for elem in out.iterall())
+
+
+def test_elements_the_profile_cannot_have_judged_are_removed():
+    ds = make_study("PAT-1", "DOE^JANE", "19700304", "F", series=1, instances=1)[0]
+    ds.add_new(0x00101099, "LO", "DOE^JANE lives at 1 Example Street")  # unknown to DICOM
+    ds.add_new(0x60000022, "LO", "Annotated by Dr House for DOE^JANE")  # overlay description
+    out = deidentify(ds, CONFIG).dataset
+    assert 0x00101099 not in out and 0x60000022 not in out
+    assert "Modality" in out and out.Modality == ds.Modality
