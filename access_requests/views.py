@@ -610,7 +610,10 @@ def _decisions(post, part: RequestPart) -> dict:
         if choice not in ("approve", "reject"):
             raise ValidationFailed(f"Approve or reject “{item.dataset.title}”.")
         raw_end = post.get(f"end_date-{key}", "").strip()
-        end = parse_date(raw_end) if raw_end else None
+        try:
+            end = parse_date(raw_end) if raw_end else None
+        except ValueError:  # well formed but no such day: 2026-02-30
+            end = None
         if raw_end and end is None:
             raise ValidationFailed(f"The end date of “{item.dataset.title}” is not a date.")
         decisions[key] = {

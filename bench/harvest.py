@@ -44,7 +44,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.databases import bench_database, database_line, setup_django, terminated_cleanly  # noqa: E402
+from bench.databases import (  # noqa: E402
+    bench_database,
+    database_line,
+    process_tree,
+    setup_django,
+    terminated_cleanly,
+)
 from harvester.tests.catalogues import hydra_paged_collection, page_turtle  # noqa: E402
 from harvester.tests.nodeserver import NodeServer, Reply  # noqa: E402
 
@@ -411,20 +417,9 @@ class TreeRss:
 
     def _sample(self) -> None:
         while not self._stop.wait(0.2):
-            self.peak_mb = max(self.peak_mb, sum(_rss_kb(pid) for pid in _tree(os.getpid())) / 1024)
-
-
-def _tree(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        pids.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                todo += [int(c) for c in task.read_text().split()]
-            except OSError:
-                continue
-    return pids
+            self.peak_mb = max(
+                self.peak_mb, sum(_rss_kb(pid) for pid in process_tree(os.getpid())) / 1024
+            )
 
 
 def _rss_kb(pid: int) -> int:

@@ -51,7 +51,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.databases import bench_database, database_line, setup_django, terminated_cleanly  # noqa: E402
+from bench.databases import (  # noqa: E402
+    bench_database,
+    database_line,
+    process_tree,
+    setup_django,
+    terminated_cleanly,
+)
 
 BENCH_DATABASE = "agora_bench_requests"
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -777,7 +783,7 @@ class CpuClock:
         fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
         idle = fields[3] + fields[4]  # idle + iowait
         total = sum(fields[:8])
-        server = sum(_cpu_ticks(pid) for pid in _tree(self.server_pid))
+        server = sum(_cpu_ticks(pid) for pid in process_tree(self.server_pid))
         return (
             total / self.tick,
             (total - idle) / self.tick,
@@ -796,19 +802,6 @@ class CpuClock:
             "server": server / total,
             "rest": max(0.0, busy - clients - server) / total,
         }
-
-
-def _tree(pid: int) -> list[int]:
-    pids, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        pids.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            try:
-                todo += [int(c) for c in task.read_text().split()]
-            except OSError:
-                continue
-    return pids
 
 
 def _cpu_ticks(pid: int) -> int:

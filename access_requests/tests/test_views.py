@@ -395,3 +395,18 @@ def test_projects_are_created_and_members_added_by_the_lead_only(client, people,
         {"username": "a1", "role": "member"},
     )
     assert not services.selectors.is_member(people["a1"], services.Project.objects.get())
+
+
+def test_a_decision_with_an_impossible_end_date_is_refused_in_place(client, setup, people):
+    request = submitted(setup, people)
+    part = part_of(request, setup[1][2].organisation)
+    (item,) = part.items.all()
+    signed_in(client, people["b1"])
+    url = reverse("access_requests:decision-action", args=[request.pk, "hospital-b", "decide"])
+    response = client.post(
+        url, {f"decision-{item.dataset_id}": "approve", f"end_date-{item.dataset_id}": "2031-02-30"}
+    )
+    assert response.status_code == 302
+    page = text(client.get(reverse("access_requests:decision", args=[request.pk, "hospital-b"])))
+    assert "is not a date" in page
+    assert not Entitlement.objects.exists()
