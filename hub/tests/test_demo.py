@@ -1,6 +1,7 @@
 """`manage.py load_demo`: the demo a newcomer sees after `make demo`."""
 
 import re
+import socket
 from io import StringIO
 
 import pytest
@@ -30,6 +31,20 @@ TOKEN = re.compile(r"^\s+(agora_\S+)$", re.MULTILINE)
 def fast_passwords(settings):
     # The demo's passwords are fixed; hashing them slowly proves nothing here.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def own_ports_and_var_dir(settings, tmp_path):
+    """The demo nodes on free ports (a running `make demo` holds 8001 and 8002), and the
+    demo lake in a folder of the test's own."""
+    settings.VAR_DIR = tmp_path
+    settings.DEMO_NODE_PORT, settings.DEMO_AGORA_NODE_PORT = free_port(), free_port()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def load_demo(*args) -> str:
@@ -280,3 +295,17 @@ def test_demo_requests_show_the_committees_at_work(output):
     waiting = AccessRequest.objects.get(state="under_review")
     assert waiting.parts.filter(messages__isnull=False).exists()
     assert "project LUNG-AI: 3 requests" in output
+
+
+def test_the_demo_provider_node_is_a_real_lake_harvested_by_the_hub(output, settings):
+    assert "La Fe imaging node (agora-node, demo): pull succeeded: 2 added" in output
+    lake = settings.VAR_DIR / "demo-lake"
+    assert sorted(p.name for p in (lake / ".agora" / "datasets").iterdir()) == [
+        "glioma-mr",
+        "lung-ct-screening",
+    ]
+    harvested = Dataset.objects.filter(title__endswith="(agora-node demo)")
+    assert harvested.count() == 2
+    lung = harvested.get(title__startswith="Lung")
+    assert lung.number_of_subjects == 12 and lung.modalities == ["CT"]
+    assert "DEMO^PATIENT" not in lung.source_rdf
