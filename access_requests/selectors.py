@@ -130,11 +130,7 @@ def get_request(user, pk, *, detailed: bool = False):
 def visible_parts(user, request):
     """The parts of `request` the user may see: all for its project's members and hub
     administrators, their organisation's for a committee member."""
-    parts = request.parts.select_related("organisation").prefetch_related(
-        Prefetch("items", RequestItem.objects.select_related("dataset__organisation", "request")),
-        Prefetch("votes", Vote.objects.select_related("voter").order_by("at", "id")),
-        Prefetch("messages", Message.objects.select_related("author")),
-    )
+    parts = request.parts.select_related("organisation")
     if is_hub_admin(user) or is_member(user, request.project):
         return parts
     return parts.filter(organisation_id__in=organisation_ids_with_role(user, Role.COMMITTEE_MEMBER))

@@ -379,12 +379,11 @@ def request_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    access_request = selectors.get_request(request.user, pk)
-    is_member = selectors.is_member(request.user, access_request.project)
-    parts = list(selectors.visible_parts(request.user, access_request))
-    if not is_member and not selectors.committee_organisation_ids(request.user).isdisjoint(
-        {p.organisation_id for p in parts}
-    ):
+    access_request = selectors.get_request(request.user, pk, detailed=True)
+    viewer = selectors.viewer(request.user)
+    is_member = viewer.is_member(access_request)
+    parts = viewer.parts_of(access_request)
+    if not is_member and parts:
         # A committee member works on the decision page of their part.
         return redirect("access_requests:decision", pk, parts[0].organisation.slug)
     for part in parts:
@@ -396,10 +395,9 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "req": access_request,
         "parts": parts,
         "unrouted": _with_verdicts(
-            access_request,
-            access_request.items.filter(part__isnull=True).select_related("dataset__organisation"),
+            access_request, [i for i in access_request.items.all() if i.part_id is None]
         ),
-        "timeline": _timeline(access_request.events.select_related("actor", "part__organisation")),
+        "timeline": _timeline(access_request.events.all()),
         "can_edit": is_requester and access_request.state in (RS.DRAFT, RS.RETURNED),
         "can_close": is_requester
         and access_request.state in (RS.DRAFT, RS.RETURNED, *services.FINAL),
@@ -412,6 +410,12 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def request_edit(request: HttpRequest, pk: int) -> HttpResponse:
     access_request = selectors.get_request(request.user, pk)
+    # The form lists every dataset of the request: for its requester only, not for a
+    # committee that sees its own part.
+    require(
+        access_request.requester_id == request.user.pk or is_hub_admin(request.user),
+        "Only the requester edits the request.",
+    )
     items = list(access_request.items.select_related("dataset__organisation"))
     datasets = [item.dataset for item in items]
     initial = {

@@ -201,12 +201,6 @@ def _holders(duo: Duo, purpose_term: str) -> list[str]:
     return sorted({s for t in held for s in _spellings(duo, t)})
 
 
-def _fits_purpose(
-    duo: Duo, terms: list, diagnoses: list, purpose: list[str], diseases: list[str]
-) -> bool:
-    return match_dataset(terms, diagnoses, purpose, diseases, duo=duo).verdict == "match"
-
-
 class _IdIn(Expression):
     """The dataset's id is (or with `negate`, is not) one of `ids`, as one bound parameter
     (an array on PostgreSQL, a JSON array on SQLite) however many ids there are."""
@@ -253,7 +247,8 @@ def _purpose_filter(qs: QuerySet, purpose: list[str], diseases: list[str]) -> Qu
         # Diagnoses count only for disease-specific research, so most datasets share a key.
         seen = (tuple(terms), tuple(diagnoses) if DISEASE_SPECIFIC in terms else ())
         if seen not in verdicts:
-            verdicts[seen] = _fits_purpose(duo, terms, diagnoses, purpose, diseases)
+            match = match_dataset(terms, diagnoses, purpose, diseases, duo=duo)
+            verdicts[seen] = match.verdict == "match"
         (keep if verdicts[seen] else drop).append(pk)
     if len(drop) < len(keep):
         return qs.filter(_IdIn(drop, negate=True)) if drop else qs

@@ -410,3 +410,13 @@ def test_a_decision_with_an_impossible_end_date_is_refused_in_place(client, setu
     page = text(client.get(reverse("access_requests:decision", args=[request.pk, "hospital-b"])))
     assert "is not a date" in page
     assert not Entitlement.objects.exists()
+
+
+def test_the_edit_form_is_for_the_requester_only(client, setup, people):
+    request = submitted(setup, people)
+    services.return_part(
+        part=part_of(request, setup[1][2].organisation), by=people["b1"], note="Add the protocol."
+    )
+    signed_in(client, people["b1"])  # sees its part, not hospital A's datasets
+    response = client.get(reverse("access_requests:request-edit", args=[request.pk]))
+    assert response.status_code == 403 and "A one" not in text(response)
